@@ -1,0 +1,220 @@
+"""Argument checks shared by every divjax module.
+
+Each check runs only on *concrete* values (NumPy arrays, Python scalars, committed ``jax.Array``s) and
+is skipped for tracers, so the same public function gives a clear ``ValueError``/``TypeError`` in a
+notebook and costs nothing under ``jit``/``vmap``/``grad``. Every message names the argument and
+states what was expected.
+
+All checks return their input unchanged (as given), so they can be chained inline::
+
+    p = _validate.probabilities("p", p, axis=axis)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+
+__all__ = [
+    "is_concrete",
+    "array",
+    "ndim",
+    "last_dim",
+    "same_shape",
+    "broadcastable",
+    "finite",
+    "not_nan",
+    "positive",
+    "positive_scalar",
+    "nonnegative",
+    "integer",
+    "probabilities",
+    "logits",
+    "mask",
+    "covariance",
+]
+
+#: Default tolerance on |sum(p) - 1| for probability vectors (float32-friendly).
+SIMPLEX_ATOL = 1e-4
+
+
+def is_concrete(x: Any) -> bool:
+  """True when ``x`` holds values that can be inspected now (not a tracer inside a transform)."""
+  leaves = jax.tree_util.tree_leaves(x)
+  return not any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
+
+
+def _np(x: Any) -> np.ndarray:
+  return np.asarray(x)
+
+
+def array(name: str, x: Any) -> Any:
+  """``x`` must be array-like with a numeric (real) dtype."""
+  if isinstance(x, (str, bytes)) or x is None:
+    raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}.")
+  if not is_concrete(x):
+    return x
+  try:
+    dtype = np.result_type(x)
+  except TypeError as err:
+    raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}.") from err
+  if dtype == np.bool_ or not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
+    raise TypeError(f"{name} must be a real numeric array, got dtype {dtype}.")
+  return x
+
+
+def ndim(name: str, x: Any, expected: int | Sequence[int]) -> Any:
+  """``x.ndim`` must be ``expected`` (or one of them). Shapes are static, so this also runs under jit."""
+  allowed = (expected,) if isinstance(expected, int) else tuple(expected)
+  got = np.ndim(x)
+  if got not in allowed:
+    want = " or ".join(str(a) for a in allowed)
+    raise ValueError(f"{name} must have {want} dimension(s), got shape {np.shape(x)}.")
+  return x
+
+
+def last_dim(name: str, x: Any, size: int, *, what: str = "") -> Any:
+  """The last axis of ``x`` must have length ``size``."""
+  shape = np.shape(x)
+  if len(shape) == 0 or shape[-1] != size:
+    extra = f" ({what})" if what else ""
+    raise ValueError(f"{name} must have last dimension {size}{extra}, got shape {shape}.")
+  return x
+
+
+def same_shape(name_a: str, a: Any, name_b: str, b: Any) -> None:
+  """``a`` and ``b`` must have identical shapes (static check)."""
+  if np.shape(a) != np.shape(b):
+    raise ValueError(
+        f"{name_a} and {name_b} must have the same shape, got {np.shape(a)} and {np.shape(b)}.")
+
+
+def broadcastable(name_a: str, a: Any, name_b: str, b: Any) -> tuple[int, ...]:
+  """``a`` and ``b`` must broadcast against each other; returns the broadcast shape."""
+  try:
+    return tuple(np.broadcast_shapes(np.shape(a), np.shape(b)))
+  except ValueError as err:
+    raise ValueError(
+        f"{name_a} with shape {np.shape(a)} does not broadcast against {name_b} with shape "
+        f"{np.shape(b)}.") from err
+
+
+def not_nan(name: str, x: Any) -> Any:
+  """``x`` must contain no NaN (infinities are allowed)."""
+  array(name, x)
+  if is_concrete(x) and np.isnan(_np(x)).any():
+    raise ValueError(f"{name} contains NaN.")
+  return x
+
+
+def finite(name: str, x: Any) -> Any:
+  """``x`` must contain only finite values (no NaN, no ±inf)."""
+  not_nan(name, x)
+  if is_concrete(x) and not np.isfinite(_np(x)).all():
+    raise ValueError(f"{name} must be finite, got an infinite value.")
+  return x
+
+
+def positive(name: str, x: Any) -> Any:
+  """All entries of ``x`` must be finite and > 0."""
+  finite(name, x)
+  if is_concrete(x) and not (_np(x) > 0).all():
+    raise ValueError(f"{name} must be positive, got min {np.min(_np(x))!r}.")
+  return x
+
+
+def positive_scalar(name: str, x: Any) -> Any:
+  """``x`` must be a finite scalar > 0 (bandwidths, temperatures, ε, step sizes)."""
+  if np.ndim(x) != 0:
+    raise ValueError(f"{name} must be a scalar, got shape {np.shape(x)}.")
+  return positive(name, x)
+
+
+def nonnegative(name: str, x: Any) -> Any:
+  """All entries of ``x`` must be finite and >= 0."""
+  finite(name, x)
+  if is_concrete(x) and (_np(x) < 0).any():
+    raise ValueError(f"{name} must be non-negative, got min {np.min(_np(x))!r}.")
+  return x
+
+
+def integer(name: str, x: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
+  """``x`` must be a Python/NumPy integer in ``[minimum, maximum]``; returns it as ``int``."""
+  if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+    raise TypeError(f"{name} must be an integer, got {type(x).__name__}.")
+  x = int(x)
+  if minimum is not None and x < minimum:
+    raise ValueError(f"{name} must be >= {minimum}, got {x}.")
+  if maximum is not None and x > maximum:
+    raise ValueError(f"{name} must be <= {maximum}, got {x}.")
+  return x
+
+
+def probabilities(name: str, p: Any, *, axis: int = -1, atol: float = SIMPLEX_ATOL) -> Any:
+  """``p`` must be a probability vector along ``axis``: finite, >= 0, summing to 1 within ``atol``."""
+  nonnegative(name, p)
+  if np.ndim(p) == 0:
+    raise ValueError(f"{name} must have at least one dimension (the category axis), got a scalar.")
+  if is_concrete(p):
+    total = _np(p).astype(np.float64).sum(axis=axis)
+    worst = float(np.max(np.abs(total - 1.0)))
+    if worst > atol:
+      raise ValueError(
+          f"{name} must sum to 1 along axis {axis} (within {atol:g}), but a sum is off by {worst:.3g}. "
+          "Normalise it, or pass logits=True for unnormalised log-probabilities.")
+  return p
+
+
+def logits(name: str, x: Any, *, axis: int = -1) -> Any:
+  """``x`` must be logits along ``axis``: no NaN, no +inf, and not all -inf along the axis."""
+  not_nan(name, x)
+  if np.ndim(x) == 0:
+    raise ValueError(f"{name} must have at least one dimension (the category axis), got a scalar.")
+  if is_concrete(x):
+    v = _np(x)
+    if np.isposinf(v).any():
+      raise ValueError(f"{name} contains +inf; logits must be finite or -inf (zero probability).")
+    if np.isneginf(v).all(axis=axis).any():
+      raise ValueError(f"{name} is -inf for every category along axis {axis}: not a distribution.")
+  return x
+
+
+def mask(name: str, where: Any, shape: tuple[int, ...], *, axis: int = -1) -> Any:
+  """``where`` must be boolean, broadcast to ``shape``, and keep at least one category per row."""
+  if where is None:
+    return None
+  if is_concrete(where):
+    if np.result_type(where) != np.bool_:
+      raise TypeError(f"{name} must be a boolean mask, got dtype {np.result_type(where)}.")
+  try:
+    np.broadcast_shapes(np.shape(where), shape)
+  except ValueError as err:
+    raise ValueError(
+        f"{name} with shape {np.shape(where)} does not broadcast to the inputs' shape {shape}.") from err
+  if is_concrete(where):
+    full = np.broadcast_to(_np(where), shape)
+    if not full.any(axis=axis).all():
+      raise ValueError(f"{name} masks out every category of some distribution.")
+  return where
+
+
+def covariance(name: str, cov: Any, dim: int | None = None) -> Any:
+  """``cov`` must be ``[..., d, d]``, finite and symmetric (positive definiteness is left to Cholesky)."""
+  finite(name, cov)
+  shape = np.shape(cov)
+  if len(shape) < 2 or shape[-1] != shape[-2]:
+    raise ValueError(f"{name} must have shape [..., d, d], got {shape}.")
+  if dim is not None and shape[-1] != dim:
+    raise ValueError(f"{name} must be {dim}x{dim} to match the mean, got shape {shape}.")
+  if is_concrete(cov):
+    c = _np(cov).astype(np.float64)
+    ct = np.swapaxes(c, -1, -2)
+    scale = np.maximum(np.abs(c).max(), 1.0)
+    if np.abs(c - ct).max() > 1e-5 * scale:
+      raise ValueError(f"{name} must be symmetric.")
+    eig_min = np.linalg.eigvalsh(0.5 * (c + ct)).min()
+    if eig_min <= 0:
+      raise ValueError(f"{name} must be positive definite, got smallest eigenvalue {eig_min:.3g}.")
+  return cov
