@@ -57,7 +57,7 @@ def array(name: str, x: Any) -> Any:
   if not is_concrete(x):
     return x
   try:
-    dtype = np.result_type(x)
+    dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
   except TypeError as err:
     raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}.") from err
   if dtype == np.bool_ or not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):

@@ -135,10 +135,23 @@ class _Pair:
     self.delta = jnp.where(self.both, jnp.where(self.both, lp, 0.0) - jnp.where(self.both, lq, 0.0),
                            0.0)
 
+  def q_minus_p(self, scale: float = 1.0) -> Array:
+    """q^s − p^s = p^s expm1(−s δ) on ``both`` entries, s = ``scale``, without cancellation or overflow.
+
+    Where q ≫ p (s δ < −1) the expm1 form would overflow and the direct difference has no
+    cancellation, so it is used there.
+    """
+    sd = scale * self.delta
+    moderate = sd >= -1.0
+    ps = jnp.exp(scale * jnp.where(self.p_pos, self.lp, 0.0))
+    qs = jnp.exp(scale * jnp.where(self.q_pos, self.lq, 0.0))
+    return jnp.where(moderate, ps * jnp.expm1(-jnp.where(moderate, sd, -1.0)), qs - ps)
+
 
 def _kl_terms(pair: _Pair) -> Array:
-  d = pair.delta
-  return jnp.where(pair.both, pair.p * (jnp.expm1(-d) + d), jnp.where(pair.p_pos, jnp.inf, pair.q))
+  # p (expm1(−δ) + δ) = (q − p) + p δ >= 0 for every category.
+  return jnp.where(pair.both, pair.q_minus_p() + pair.p * pair.delta,
+                   jnp.where(pair.p_pos, jnp.inf, pair.q))
 
 
 def _kl_from_log_probs(lp: Array, lq: Array, axis: int) -> Array:
@@ -246,7 +259,7 @@ def total_variation(p: ArrayLike,
     Tsybakov, *Introduction to Nonparametric Estimation*, 2009, §2.4.
   """
   pair = _Pair(*_prepare(p, q, axis, where, logits))
-  terms = jnp.where(pair.both, pair.p * jnp.abs(jnp.expm1(-pair.delta)), pair.p + pair.q)
+  terms = jnp.where(pair.both, jnp.abs(pair.q_minus_p()), pair.p + pair.q)
   return 0.5 * jnp.sum(terms, axis=axis)
 
 
@@ -267,7 +280,7 @@ def squared_hellinger_distance(p: ArrayLike,
     Le Cam & Yang, *Asymptotics in Statistics*, 2000.
   """
   pair = _Pair(*_prepare(p, q, axis, where, logits))
-  terms = jnp.where(pair.both, pair.p * jnp.expm1(-0.5 * pair.delta)**2, pair.p + pair.q)
+  terms = jnp.where(pair.both, pair.q_minus_p(0.5)**2, pair.p + pair.q)
   return 0.5 * jnp.sum(terms, axis=axis)
 
 
@@ -348,7 +361,7 @@ def _power_sum(pair: _Pair, alpha: Array, axis: int) -> tuple[Array, Array, Arra
   ad = jnp.where(pair.both, a * d, -jnp.inf)
   stable = jnp.max(ad, axis=axis) <= _EXP_SAFE
   d_clipped = jnp.where(a * d > _EXP_SAFE, _EXP_SAFE / jnp.where(a == 0, 1.0, a), d)
-  both_terms = pair.p * (jnp.expm1(-d) + d) + pair.p * d_clipped * _phi(a * d_clipped)
+  both_terms = _kl_terms(pair) + pair.p * d_clipped * _phi(a * d_clipped)
   # Entries with p = 0 < q contribute q (the KL form's bookkeeping); p > 0 = q contributes
   # p α/(1 − α) for α < 1 and +inf for α >= 1.
   zero_q = jnp.where(alpha < 1.0, pair.p * alpha / jnp.where(alpha < 1.0, 1.0 - alpha, 1.0), jnp.inf)
@@ -403,7 +416,9 @@ def renyi_divergence(p: ArrayLike,
   pair = _Pair(*_prepare(p, q, axis, where, logits))
   T, log_S, stable = _power_sum(pair, alpha, axis)
   a = alpha - 1.0
-  via_T = T * _log1p_ratio(jnp.maximum(a * T, -1.0))
+  finite = jnp.isfinite(T)
+  T_safe = jnp.where(finite, T, 0.0)
+  via_T = jnp.where(finite, T_safe * _log1p_ratio(jnp.maximum(a * T_safe, -1.0)), jnp.inf)
   via_lse = log_S / jnp.where(a == 0, 1.0, a)
   return jnp.where(stable, via_T, via_lse)
 
@@ -476,9 +491,17 @@ def cauchy_schwarz_divergence(p: ArrayLike,
   lp_hat = lp - 0.5 * _lse_finite(2.0 * lp, axis)
   lq_hat = lq - 0.5 * _lse_finite(2.0 * lq, axis)
   pair = _Pair(lp_hat, lq_hat)
-  terms = jnp.where(pair.both, pair.p**2 * jnp.expm1(-pair.delta)**2, pair.p**2 + pair.q**2)
-  sq = jnp.minimum(jnp.sum(terms, axis=axis), 2.0)
-  return -jnp.log1p(-0.5 * sq)
+  terms = jnp.where(pair.both, pair.q_minus_p()**2, pair.p**2 + pair.q**2)
+  sq = jnp.sum(terms, axis=axis)
+  # Near p = q the log1p form is exact; for nearly orthogonal p, q (cos θ < ½) it would underflow, and
+  # the direct log-space form -log Σ p̂ q̂ has no cancellation there.
+  near = sq < 1.0
+  via_sq = -jnp.log1p(-0.5 * jnp.where(near, sq, 0.0))
+  cross = jnp.where(pair.both, jnp.where(pair.both, lp_hat, 0.0) + jnp.where(pair.both, lq_hat, 0.0),
+                    -jnp.inf)
+  far = ~near & jnp.any(pair.both, axis=axis)
+  via_log = -jax.nn.logsumexp(jnp.where(jnp.expand_dims(far, axis), cross, 0.0), axis=axis)
+  return jnp.where(near, via_sq, jnp.where(far, via_log, jnp.inf))
 
 
 def _lse_finite(x: Array, axis: int) -> Array:
