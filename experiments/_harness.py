@@ -1,0 +1,472 @@
+"""The experiment harness: registry, seeds, config hashes, atomic result files, metadata, sweeps.
+
+An experiment is a module ``experiments/<name>.py`` exporting
+
+* ``NAME`` (str) and ``DESCRIPTION`` (one line: what the figure shows);
+* ``Config``: a frozen dataclass with ``quick()`` and ``paper()`` constructors;
+* ``run(config, *, seed) -> dict`` — pure with respect to its inputs; returns a results dict with
+  ``"tables"`` (name → list of row dicts, written as tidy CSV and kept in results.json so that the
+  file is self-contained), ``"summary"`` (JSON-able),
+  ``"gap"`` (``{"metric", "value", "tolerance"}``: the theory-vs-measurement gap), ``"checks"``
+  (name → bool: the acceptance checks of the reproduction) and ``"timings"`` (from a :class:`Timer`);
+* ``plot(results) -> matplotlib.figure.Figure`` — draws theory beside measurement from the results
+  alone, so ``python -m experiments plot NAME`` can redraw a figure without re-running.
+
+The harness writes ``<out>/<name>/{results.json, <table>.csv, figure.png, figure.pdf}`` into a
+temporary folder and renames it into place, so an interrupted run leaves no half-written result.
+A run whose config hash matches the stored one is skipped unless ``force``.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import csv
+import dataclasses
+import datetime as _dt
+import functools
+import hashlib
+import importlib
+import importlib.metadata
+import io
+import json
+import math
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
+
+import numpy as np
+
+__all__ = [
+    "EXPERIMENTS",
+    "load",
+    "config_for",
+    "config_hash",
+    "Timer",
+    "sweep",
+    "RunRecord",
+    "run_experiment",
+    "replot",
+    "to_jsonable",
+    "format_table",
+]
+
+#: Registered experiment modules, in the order ``run --all`` runs them.
+EXPERIMENTS: tuple[str, ...] = ("fdiv_modes",)
+
+SCALES = ("quick", "paper")
+_PACKAGES = ("divjax", "jax", "jaxlib", "flax", "optax", "chex", "ott-jax", "numpy", "scipy",
+             "matplotlib")
+
+
+def load(name: str):
+  """Imports and returns the experiment module ``experiments.<name>``."""
+  if name not in EXPERIMENTS:
+    raise ValueError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}.")
+  return importlib.import_module(f"experiments.{name}")
+
+
+def config_for(module, scale: str):
+  """The module's ``Config.quick()`` or ``Config.paper()``."""
+  if scale not in SCALES:
+    raise ValueError(f"scale must be one of {SCALES}, got {scale!r}.")
+  return getattr(module.Config, scale)()
+
+
+def config_hash(name: str, config: Any, seed: int) -> str:
+  """A short stable hash of (experiment, resolved config, seed, divjax version, experiment source).
+
+  The experiment module's source is part of the hash, so editing an experiment invalidates its
+  cached result; library changes do not (use ``--force``).
+  """
+  import divjax
+  source = pathlib.Path(__file__).with_name(f"{name}.py")
+  code = hashlib.sha256(source.read_bytes()).hexdigest() if source.exists() else None
+  payload = json.dumps(
+      {"name": name, "config": to_jsonable(dataclasses.asdict(config)), "seed": seed,
+       "divjax": divjax.__version__, "source": code}, sort_keys=True)
+  return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Timing and sweeps.
+
+
+class Timer:
+  """Accumulates compile and run seconds of the jitted calls of one experiment.
+
+  Pass it explicitly (``sweep(fn, *args, timer=timer)``) and put ``timer.as_dict()`` in the results.
+  """
+
+  def __init__(self) -> None:
+    self.compile_s = 0.0
+    self.run_s = 0.0
+    self.calls = 0
+
+  @contextlib.contextmanager
+  def compiling(self) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    self.compile_s += time.perf_counter() - t0
+
+  @contextlib.contextmanager
+  def running(self) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    self.run_s += time.perf_counter() - t0
+    self.calls += 1
+
+  def as_dict(self) -> dict[str, float]:
+    return {"compile_s": round(self.compile_s, 4), "run_s": round(self.run_s, 4),
+            "jitted_calls": self.calls}
+
+
+def _sweep_mesh():
+  import jax
+  devices = np.asarray(jax.devices())
+  return jax.sharding.Mesh(devices, ("sweep",))
+
+
+def shard_sweep_args(*args: Any) -> tuple[tuple[Any, ...], int]:
+  """Pads the leading (sweep) axis of every leaf to a multiple of the device count and shards it.
+
+  Returns:
+    ``(sharded_args, n)`` with ``n`` the original sweep length. Padding repeats the last element, so
+    padded rows are valid problems whose results are dropped.
+  """
+  import jax
+  import jax.numpy as jnp
+  leaves = jax.tree_util.tree_leaves(args)
+  if not leaves:
+    raise ValueError("sweep needs at least one array argument.")
+  n = int(np.shape(leaves[0])[0])
+  for leaf in leaves:
+    if np.ndim(leaf) == 0 or np.shape(leaf)[0] != n:
+      raise ValueError(f"every sweep argument needs the same leading axis length {n}, got "
+                       f"shape {np.shape(leaf)}.")
+  mesh = _sweep_mesh()
+  k = mesh.devices.size
+  pad = (-n) % k
+
+  def pad_and_put(x):
+    x = jnp.asarray(x)
+    if pad:
+      x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)], axis=0)
+    spec = jax.sharding.PartitionSpec("sweep", *([None] * (x.ndim - 1)))
+    return jax.device_put(x, jax.sharding.NamedSharding(mesh, spec))
+
+  return jax.tree_util.tree_map(pad_and_put, args), n
+
+
+def _signature(tree: Any) -> tuple[Any, ...]:
+  import jax
+  leaves, treedef = jax.tree_util.tree_flatten(tree)
+  return (treedef, tuple((np.shape(x), str(getattr(x, "dtype", type(x))), getattr(x, "sharding", None))
+                         for x in leaves))
+
+
+@functools.lru_cache(maxsize=64)
+def _vmapped(fn: Callable[..., Any]) -> Callable[..., Any]:
+  import jax
+  return jax.jit(lambda shared, swept: jax.vmap(lambda *a: fn(*shared, *a))(*swept))
+
+
+_COMPILED: "collections.OrderedDict[Any, Any]" = collections.OrderedDict()
+_COMPILED_MAX = 64
+
+
+def sweep(fn: Callable[..., Any], *args: Any, shared: tuple[Any, ...] = (),
+          timer: Timer | None = None) -> Any:
+  """Evaluates ``vmap(fn)`` over the leading axis of ``args``, sharded over every device.
+
+  A 1-D mesh named ``"sweep"`` spans ``jax.devices()``; the sweep axis is padded to a multiple of the
+  device count. One device, eight, or many hosts (after ``jax.distributed.initialize()``) run the same
+  code. Compilation and execution are timed separately into ``timer``; the compiled program is cached
+  per ``(fn, argument shapes)``, so calling ``sweep`` again with the same ``fn`` object and new values
+  (including new ``shared`` values) does not recompile.
+
+  Args:
+    fn: the single-problem function, called as ``fn(*shared, *args_i)``.
+    *args: pytrees whose leaves share the leading sweep axis.
+    shared: arguments passed unbatched (replicated on every device), e.g. an index selecting a
+      branch with ``lax.switch`` — it stays a real conditional instead of becoming a select.
+    timer: optional :class:`Timer`.
+
+  Returns:
+    ``fn``'s outputs stacked along the sweep axis (padding removed).
+  """
+  import jax
+  timer = timer or Timer()
+  sharded, n = shard_sweep_args(*args)
+  shared = jax.tree_util.tree_map(jax.numpy.asarray, tuple(shared))
+  key = (fn, _signature(shared), _signature(sharded))
+  compiled = _COMPILED.get(key)
+  if compiled is None:
+    with timer.compiling():
+      compiled = _vmapped(fn).lower(shared, sharded).compile()
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > _COMPILED_MAX:
+      _COMPILED.popitem(last=False)
+  with timer.running():
+    out = jax.block_until_ready(compiled(shared, sharded))
+  return jax.tree_util.tree_map(lambda x: x[:n], out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Serialisation.
+
+
+def to_jsonable(x: Any) -> Any:
+  """Converts results (NumPy/JAX arrays and scalars, tuples, dataclasses) to strict JSON values.
+
+  Non-finite floats become the strings ``"inf"``, ``"-inf"`` and ``"nan"``.
+  """
+  if dataclasses.is_dataclass(x) and not isinstance(x, type):
+    return to_jsonable(dataclasses.asdict(x))
+  if isinstance(x, dict):
+    return {str(k): to_jsonable(v) for k, v in x.items()}
+  if isinstance(x, (list, tuple)):
+    return [to_jsonable(v) for v in x]
+  if isinstance(x, (bool, np.bool_)):
+    return bool(x)
+  if isinstance(x, (int, np.integer)):
+    return int(x)
+  if isinstance(x, (float, np.floating)):
+    v = float(x)
+    if math.isfinite(v):
+      return v
+    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+  if hasattr(x, "__array__"):
+    return to_jsonable(np.asarray(x).tolist())
+  return x
+
+
+def _write_csv(path: pathlib.Path, rows: Sequence[dict[str, Any]]) -> None:
+  rows = [to_jsonable(r) for r in rows]
+  columns: list[str] = []
+  for r in rows:
+    for k in r:
+      if k not in columns:
+        columns.append(k)
+  with open(path, "w", newline="") as fh:
+    writer = csv.DictWriter(fh, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Metadata.
+
+
+def _git_sha() -> dict[str, Any]:
+  root = pathlib.Path(__file__).resolve().parent.parent
+  try:
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                         timeout=10, check=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=10).stdout.strip())
+    return {"sha": sha, "dirty": dirty}
+  except (OSError, subprocess.SubprocessError):
+    return {"sha": None, "dirty": None}
+
+
+def _versions() -> dict[str, str | None]:
+  out = {"python": platform.python_version()}
+  for pkg in _PACKAGES:
+    try:
+      out[pkg] = importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+      out[pkg] = None
+  return out
+
+
+def _device_info() -> dict[str, Any]:
+  import jax
+  devices = jax.devices()
+  return {
+      "backend": jax.default_backend(),
+      "device_kind": devices[0].device_kind,
+      "device_count": len(devices),
+      "process_count": jax.process_count(),
+      "x64": bool(jax.config.jax_enable_x64),
+      "platform": platform.platform(),
+  }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running.
+
+
+class RunRecord(NamedTuple):
+  """One line of the final summary table."""
+  name: str
+  status: str            # "ok", "cached", "check failed" or "error"
+  gap: str               # the theory-vs-measurement gap, formatted
+  seconds: float
+  path: str
+  message: str = ""
+
+
+def _format_gap(gap: dict[str, Any] | None) -> str:
+  if not gap:
+    return "-"
+  value = gap.get("value")
+  tol = gap.get("tolerance")
+  v = f"{value:.3g}" if isinstance(value, (int, float)) else str(value)
+  t = f" (tol {tol:.2g})" if isinstance(tol, (int, float)) else ""
+  return f"{gap.get('metric', 'gap')} = {v}{t}"
+
+
+def _status(results: dict[str, Any]) -> str:
+  checks = results.get("checks", {})
+  return "ok" if all(bool(v) for v in checks.values()) else "check failed"
+
+
+def _clean_stale(out: pathlib.Path, name: str) -> None:
+  if not out.exists():
+    return
+  for stale in out.glob(f".{name}.tmp-*"):
+    shutil.rmtree(stale, ignore_errors=True)
+
+
+def _write_figure(module, results: dict[str, Any], stem: pathlib.Path) -> None:
+  from divjax.plotting import save_figure
+  fig = module.plot(results)
+  save_figure(fig, stem)
+
+
+def _copy_figure(src: pathlib.Path, figures_dir: pathlib.Path, name: str) -> None:
+  figures_dir.mkdir(parents=True, exist_ok=True)
+  dst = figures_dir / f"{name}.png"
+  tmp = figures_dir / f".{name}.png.tmp-{os.getpid()}"
+  shutil.copyfile(src, tmp)
+  os.replace(tmp, dst)
+
+
+def run_experiment(name: str,
+                   *,
+                   scale: str = "quick",
+                   seed: int = 0,
+                   out: str | os.PathLike = "results",
+                   force: bool = False,
+                   figures: str | os.PathLike | None = None,
+                   config: Any | None = None) -> RunRecord:
+  """Runs one experiment and writes its results atomically; never raises for the experiment's errors.
+
+  Args:
+    name: a registered experiment.
+    scale: ``"quick"`` (a minute on a laptop CPU) or ``"paper"`` (accelerator scale).
+    seed: the root PRNG seed.
+    out: the results root; files go to ``out/name/``.
+    force: re-run even when a result with the same config hash exists.
+    figures: if given, also copy ``figure.png`` to ``figures/name.png`` (for the README).
+    config: an explicit ``Config`` overriding ``scale`` (tests use smaller ones).
+
+  Returns:
+    A :class:`RunRecord` for the summary table.
+  """
+  t0 = time.perf_counter()
+  out = pathlib.Path(out)
+  final = out / name
+  scale_label = scale if config is None else "custom"
+  try:
+    module = load(name)
+    config = config if config is not None else config_for(module, scale)
+    chash = config_hash(name, config, seed)
+    existing = final / "results.json"
+    if not force and existing.exists():
+      try:
+        stored = json.loads(existing.read_text())
+      except (OSError, json.JSONDecodeError):
+        stored = {}
+      meta = stored.get("metadata", {})
+      if meta.get("config_hash") == chash:
+        if figures is not None and (final / "figure.png").exists():
+          _copy_figure(final / "figure.png", pathlib.Path(figures), name)
+        return RunRecord(name, "cached", _format_gap(stored.get("gap")), time.perf_counter() - t0,
+                         str(final))
+    _clean_stale(out, name)
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    t_run = time.perf_counter()
+    results = module.run(config, seed=seed)
+    wall = time.perf_counter() - t_run
+    status = _status(results)
+    metadata = {
+        "experiment": name,
+        "description": getattr(module, "DESCRIPTION", ""),
+        "scale": scale_label,
+        "config": dataclasses.asdict(config),
+        "config_hash": chash,
+        "seed": seed,
+        "status": status,
+        "git": _git_sha(),
+        "versions": _versions(),
+        "device": _device_info(),
+        "timings": {**results.get("timings", {}), "wall_s": round(wall, 4)},
+        "started_utc": started,
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+    }
+    document = {"metadata": metadata, **results}
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+      (tmp / "results.json").write_text(json.dumps(to_jsonable(document), indent=2) + "\n")
+      for table, rows in results.get("tables", {}).items():
+        _write_csv(tmp / f"{table}.csv", rows)
+      _write_figure(module, json.loads((tmp / "results.json").read_text()), tmp / "figure")
+      if final.exists():
+        old = out / f".{name}.tmp-{os.getpid()}-old"
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+      else:
+        os.replace(tmp, final)
+    finally:
+      shutil.rmtree(tmp, ignore_errors=True)
+    if figures is not None:
+      _copy_figure(final / "figure.png", pathlib.Path(figures), name)
+    return RunRecord(name, status, _format_gap(results.get("gap")), time.perf_counter() - t0,
+                     str(final))
+  except Exception as err:  # one failing experiment must not stop the others
+    tb = io.StringIO()
+    traceback.print_exc(file=tb)
+    sys.stderr.write(tb.getvalue())
+    return RunRecord(name, "error", "-", time.perf_counter() - t0, str(final),
+                     f"{type(err).__name__}: {err}")
+
+
+def replot(name: str, *, out: str | os.PathLike = "results",
+           figures: str | os.PathLike | None = None) -> RunRecord:
+  """Redraws ``out/name/figure.{png,pdf}`` from the stored ``results.json``."""
+  t0 = time.perf_counter()
+  final = pathlib.Path(out) / name
+  try:
+    module = load(name)
+    stored = json.loads((final / "results.json").read_text())
+    _write_figure(module, stored, final / "figure")
+    if figures is not None:
+      _copy_figure(final / "figure.png", pathlib.Path(figures), name)
+    return RunRecord(name, "plotted", _format_gap(stored.get("gap")), time.perf_counter() - t0,
+                     str(final))
+  except Exception as err:
+    return RunRecord(name, "error", "-", time.perf_counter() - t0, str(final),
+                     f"{type(err).__name__}: {err}")
+
+
+def format_table(records: Sequence[RunRecord]) -> str:
+  """The final summary table (experiment, status, gap, seconds, output path)."""
+  header = ("experiment", "status", "theory-vs-measurement gap", "seconds", "output")
+  rows = [(r.name, r.status + (f": {r.message}" if r.message else ""), r.gap, f"{r.seconds:.1f}",
+           r.path) for r in records]
+  widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+  line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+  sep = "  ".join("-" * w for w in widths)
+  return "\n".join([line(header), sep, *(line(r) for r in rows)])

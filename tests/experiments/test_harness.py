@@ -1,0 +1,230 @@
+"""The experiment harness: atomic results, metadata, caching, failure isolation, CLI, sharded sweeps."""
+
+import csv
+import dataclasses
+import json
+import sys
+import types
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import _cli, _harness
+
+# ---------------------------------------------------------------------------------------------------
+# A toy experiment registered under a private name.
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+  n: int = 8
+  scale: float = 2.0
+
+  @classmethod
+  def quick(cls):
+    return cls()
+
+  @classmethod
+  def paper(cls):
+    return cls(n=64)
+
+
+def _toy_module(name, *, fail_run=False, fail_plot=False, check=True):
+  module = types.ModuleType(f"experiments.{name}")
+  module.NAME = name
+  module.DESCRIPTION = "a toy: y = scale * x over a sharded sweep"
+  module.Config = ToyConfig
+  module.calls = 0
+
+  def run(config, *, seed=0):
+    module.calls += 1
+    if fail_run:
+      raise RuntimeError("toy failure")
+    timer = _harness.Timer()
+    x = jnp.arange(config.n, dtype=jnp.float32) + seed
+    y = _harness.sweep(lambda v: config.scale * v, x, timer=timer)
+    rows = [{"x": float(a), "y": float(b)} for a, b in zip(x, y)]
+    gap = float(np.max(np.abs(np.asarray(y) - config.scale * np.asarray(x))))
+    return {"tables": {"points": rows}, "summary": {"n": config.n},
+            "gap": {"metric": "max |y − 2x|", "value": gap, "tolerance": 1e-6},
+            "checks": {"linear": check and gap < 1e-6}, "timings": timer.as_dict()}
+
+  def plot(results):
+    if fail_plot:
+      raise RuntimeError("plot failure")
+    from divjax import plotting
+    fig, axes = plotting.new_figure()
+    pts = results["tables"]["points"]
+    plotting.plot_measurement(axes[0, 0], [p["x"] for p in pts], [p["y"] for p in pts])
+    return fig
+
+  module.run, module.plot = run, plot
+  return module
+
+
+@pytest.fixture
+def toy(monkeypatch):
+  """Registers toy experiments; returns a function making more."""
+  names = []
+
+  def make(name, **kwargs):
+    module = _toy_module(name, **kwargs)
+    monkeypatch.setitem(sys.modules, f"experiments.{name}", module)
+    names.append(name)
+    monkeypatch.setattr(_harness, "EXPERIMENTS", tuple(names))
+    return module
+
+  return make
+
+
+# ---------------------------------------------------------------------------------------------------
+# Results files and metadata.
+
+
+def test_run_writes_results_csv_and_figures_with_metadata(toy, tmp_path):
+  toy("toy")
+  record = _harness.run_experiment("toy", out=tmp_path, seed=3)
+  assert record.status == "ok", record
+  folder = tmp_path / "toy"
+  assert {p.name for p in folder.iterdir()} == {"results.json", "points.csv", "figure.png",
+                                                "figure.pdf"}
+  doc = json.loads((folder / "results.json").read_text())
+  meta = doc["metadata"]
+  for key in ("config", "config_hash", "seed", "git", "versions", "device", "timings", "status",
+              "scale", "started_utc", "command"):
+    assert key in meta, key
+  assert meta["seed"] == 3 and meta["config"] == {"n": 8, "scale": 2.0}
+  assert meta["device"]["device_count"] == jax.device_count()
+  assert meta["device"]["x64"] is False
+  assert meta["versions"]["jax"] == jax.__version__
+  assert {"compile_s", "run_s", "wall_s"} <= set(meta["timings"])
+  with open(folder / "points.csv") as fh:
+    rows = list(csv.DictReader(fh))
+  assert [float(r["x"]) for r in rows] == list(np.arange(8) + 3.0)
+  assert (folder / "figure.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert (folder / "figure.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_matching_config_hash_is_skipped_unless_forced(toy, tmp_path):
+  module = toy("toy")
+  assert _harness.run_experiment("toy", out=tmp_path).status == "ok"
+  assert _harness.run_experiment("toy", out=tmp_path).status == "cached"
+  assert module.calls == 1
+  assert _harness.run_experiment("toy", out=tmp_path, force=True).status == "ok"
+  assert _harness.run_experiment("toy", out=tmp_path, seed=1).status == "ok"  # new hash
+  assert module.calls == 3
+
+
+def test_config_hash_depends_on_config_and_seed():
+  a = _harness.config_hash("toy", ToyConfig(), 0)
+  assert a == _harness.config_hash("toy", ToyConfig(), 0)
+  assert a != _harness.config_hash("toy", ToyConfig(n=9), 0)
+  assert a != _harness.config_hash("toy", ToyConfig(), 1)
+
+
+def test_failure_leaves_previous_result_untouched_and_no_partial_files(toy, tmp_path):
+  toy("toy")
+  assert _harness.run_experiment("toy", out=tmp_path).status == "ok"
+  before = (tmp_path / "toy" / "results.json").read_text()
+  # The same experiment now fails while writing its figure (an interrupted write).
+  sys.modules["experiments.toy"].plot = _toy_module("toy", fail_plot=True).plot
+  record = _harness.run_experiment("toy", out=tmp_path, force=True)
+  assert record.status == "error" and "plot failure" in record.message
+  assert (tmp_path / "toy" / "results.json").read_text() == before
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]  # no temp folders left behind
+
+
+def test_failing_check_is_reported(toy, tmp_path):
+  toy("toy", check=False)
+  assert _harness.run_experiment("toy", out=tmp_path).status == "check failed"
+
+
+def test_cli_runs_all_prints_table_and_exits_nonzero_if_one_fails(toy, tmp_path, capsys):
+  toy("good")
+  toy("bad", fail_run=True)
+  toy("also_good")
+  code = _cli.main(["run", "--all", "--out", str(tmp_path), "--figures", str(tmp_path / "figs")])
+  out = capsys.readouterr().out
+  assert code == 1
+  lines = out.strip().splitlines()
+  assert lines[0].split()[:2] == ["experiment", "status"]
+  assert any(l.startswith("good") and " ok " in l for l in lines)
+  assert any(l.startswith("also_good") and " ok " in l for l in lines)
+  assert any(l.startswith("bad") and "error: RuntimeError: toy failure" in l for l in lines)
+  assert (tmp_path / "also_good" / "results.json").exists()  # ran after the failure
+  assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["also_good.png", "good.png"]
+
+
+def test_cli_list_and_plot(toy, tmp_path, capsys):
+  toy("toy")
+  assert _cli.main(["list"]) == 0
+  assert "toy" in capsys.readouterr().out
+  assert _cli.main(["run", "toy", "--out", str(tmp_path)]) == 0
+  (tmp_path / "toy" / "figure.png").unlink()
+  assert _cli.main(["plot", "toy", "--out", str(tmp_path)]) == 0
+  assert (tmp_path / "toy" / "figure.png").exists()
+
+
+def test_cli_rejects_unknown_names(toy):
+  toy("toy")
+  with pytest.raises(SystemExit):
+    _cli.main(["run", "nope"])
+  with pytest.raises(SystemExit):
+    _cli.main(["run"])
+
+
+def test_to_jsonable_writes_strict_json():
+  doc = _harness.to_jsonable({"a": np.float32(1.5), "b": jnp.arange(3), "c": (np.inf, -np.inf, np.nan),
+                              "d": np.bool_(True), "e": ToyConfig()})
+  text = json.dumps(doc, allow_nan=False)
+  assert json.loads(text) == {"a": 1.5, "b": [0, 1, 2], "c": ["inf", "-inf", "nan"], "d": True,
+                              "e": {"n": 8, "scale": 2.0}}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Sharded sweeps.
+
+
+def test_suite_runs_with_four_fake_devices():
+  # tests/conftest.py sets XLA_FLAGS=--xla_force_host_platform_device_count=4 before JAX starts.
+  assert jax.device_count() == 4
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 13])
+def test_sharded_sweep_equals_single_device_vmap(n):
+  def fn(theta, a):
+    # A small nonlinear solve: 50 gradient steps on (θ − a)² + 0.1 θ⁴.
+    def step(t, _):
+      return t - 0.05 * jax.grad(lambda s: (s - a)**2 + 0.1 * s**4)(t), None
+    return jax.lax.scan(step, theta, None, length=50)[0]
+
+  rng = np.random.default_rng(n)
+  theta = jnp.asarray(rng.normal(size=n), jnp.float32)
+  a = jnp.asarray(rng.normal(size=n), jnp.float32)
+  sharded, m = _harness.shard_sweep_args(theta, a)
+  assert m == n
+  assert len(sharded[0].sharding.device_set) == 4
+  assert sharded[0].shape[0] % 4 == 0
+  got = _harness.sweep(fn, theta, a)
+  want = jax.vmap(fn)(theta, a)  # plain, unsharded, on the default device
+  assert got.shape == (n,)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-6)
+
+
+def test_sweep_shared_arguments_do_not_recompile():
+  timer = _harness.Timer()
+  fn = lambda index, x: jax.lax.switch(index, [lambda v: v + 1.0, lambda v: 2.0 * v], x)
+  x = jnp.arange(6, dtype=jnp.float32)
+  first = _harness.sweep(fn, x, shared=(jnp.int32(0),), timer=timer)
+  compile_after_first = timer.compile_s
+  second = _harness.sweep(fn, x, shared=(jnp.int32(1),), timer=timer)
+  assert timer.compile_s == compile_after_first  # cached executable reused
+  np.testing.assert_allclose(first, np.arange(6) + 1.0)
+  np.testing.assert_allclose(second, 2.0 * np.arange(6))
+
+
+def test_sweep_rejects_mismatched_leading_axes():
+  with pytest.raises(ValueError, match=r"same leading axis"):
+    _harness.sweep(lambda a, b: a + b, jnp.zeros(3), jnp.zeros(4))
