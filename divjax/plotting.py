@@ -105,6 +105,7 @@ def save_figure(fig, stem: str | os.PathLike, *, dpi: int = 150,
       final = stem.with_suffix(f".{fmt}")
       fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".tmp.{fmt}", dir=final.parent)
       os.close(fd)
+      os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give figures the usual mode
       try:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))
         os.replace(tmp, final)
@@ -115,6 +116,12 @@ def save_figure(fig, stem: str | os.PathLike, *, dpi: int = 150,
   finally:
     plt.close(fig)
   return paths
+
+
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
 
 
 def _metadata(fmt: str) -> dict[str, Any]:
