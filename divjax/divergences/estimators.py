@@ -165,10 +165,21 @@ def _log_distances(a: Array, b: Array) -> tuple[Array, Array]:
 
 def _kth_smallest(log_dist: Array, k: int) -> Array:
   """The k-th smallest entry of each row (``+inf`` when a row has fewer than k finite entries)."""
-  neg, _ = jax.lax.top_k(-log_dist, k)
-  # The smallest of the top k, not ``neg[:, k - 1]``: XLA's CPU TopK rewriter only recognises a prefix
-  # of the sorted values, and a single-column slice turns top_k back into a full sort (~10x slower).
-  return -jnp.min(neg, axis=-1)
+  if k == 1:
+    return jnp.min(log_dist, axis=-1)
+  if log_dist.dtype == jnp.float32:
+    neg, _ = jax.lax.top_k(-log_dist, k)
+    # The smallest of the top k, not ``neg[:, k - 1]``: XLA's CPU TopK rewriter only recognises a
+    # prefix of the sorted values, and a single-column slice turns top_k back into a full sort.
+    return -jnp.min(neg, axis=-1)
+  # XLA:CPU has no float64 TopK kernel (top_k becomes a full sort, ~10x slower): remove the current
+  # minimum k − 1 times instead (one occurrence at a time, so ties count with multiplicity).
+  rows = jnp.arange(log_dist.shape[0])
+
+  def drop_min(_, d):
+    return d.at[rows, jnp.argmin(d, axis=-1)].set(jnp.inf)
+
+  return jnp.min(jax.lax.fori_loop(0, k - 1, drop_min, log_dist), axis=-1)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "chunk_size"))

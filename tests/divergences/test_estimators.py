@@ -130,6 +130,17 @@ def test_knn_matches_float64_brute_force(case, k):
   np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("case", ["distinct", "repeats_in_x", "shared_with_y"])
+def test_knn_in_float64_matches_brute_force(case, k):
+  # float64 takes a different k-th-smallest path (no TopK kernel for float64 on CPU).
+  with jax.enable_x64(True):
+    x, y = knn_data(case)
+    got = knn_kl_divergence(np.asarray(x, np.float64), np.asarray(y, np.float64), k=k)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, brute_force_knn_kl_f64(x, y, k), rtol=1e-10, atol=1e-12)
+
+
 def test_knn_without_duplicates_is_finite():
   x, y = knn_data("distinct")
   assert np.isfinite(knn_kl_divergence(x, y, k=1))
