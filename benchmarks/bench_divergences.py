@@ -1,0 +1,636 @@
+r"""Side-by-side timings of divjax divergences against their scipy, scikit-learn, POT and NumPy peers.
+
+    python -m benchmarks.bench_divergences                 # default sizes, writes benchmarks/RESULTS.md
+    python -m benchmarks.bench_divergences --quick         # tiny sizes, a few seconds: a smoke run
+    python -m benchmarks.bench_divergences --out FILE.md   # write the table elsewhere
+
+Every case builds its inputs once from a fixed seed and runs divjax and each peer on the same arrays in
+one process. For divjax the compile time (``jax.jit(f).lower(*args).compile()``, timed on its own) is
+reported apart from the steady-state time of the compiled function (median of at least 5 calls after a
+warm-up call, each ended by ``block_until_ready``); the un-jitted public call, which also runs the
+argument checks on concrete inputs, is reported as a separate row. For each peer the median time is
+reported, the ratio ``peer / divjax`` (> 1: divjax is faster) and ``max |peer - divjax|``. The
+implementations of one case and dtype are timed in interleaved rounds, so load changes hit them
+alike. Thread settings (``OPENBLAS_NUM_THREADS`` and friends) are left as they are and recorded in the
+header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import functools
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+import ot
+import scipy
+import scipy.linalg
+import scipy.spatial
+import scipy.special
+import scipy.stats
+import sklearn
+from sklearn.neighbors import NearestNeighbors
+
+import divjax
+from divjax.divergences import (gaussian_squared_wasserstein2, js_divergence, kl_divergence,
+                                knn_kl_divergence)
+
+SEED = 0
+# Ratios within 1 ± PARITY are called ties in the headline: on a small shared machine, run-to-run
+# noise is of that order.
+PARITY = 0.1
+DTYPES = (np.float32, np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+  """Problem sizes and timing policy."""
+  name: str
+  batch: int          # B, distributions per batch (cases 1-3)
+  categories: int     # K, categories per distribution (cases 1-3)
+  knn_points: int     # n = m (case 4)
+  knn_dim: int        # d (case 4)
+  gauss_pairs: int    # pairs of Gaussians (case 5)
+  gauss_dim: int      # d (case 5)
+  repeats: int        # minimum number of timed calls after the warm-up
+  min_total_s: float  # keep repeating fast calls until this much time is spent ...
+  max_repeats: int    # ... or this many calls are made
+
+
+DEFAULT = Sizes("default", batch=4096, categories=1000, knn_points=4000, knn_dim=5, gauss_pairs=512,
+                gauss_dim=16, repeats=5, min_total_s=0.3, max_repeats=25)
+QUICK = Sizes("quick", batch=64, categories=50, knn_points=200, knn_dim=5, gauss_pairs=16,
+              gauss_dim=4, repeats=5, min_total_s=0.0, max_repeats=5)
+
+
+@dataclasses.dataclass
+class Row:
+  """One implementation on one case and dtype."""
+  case: str
+  impl: str
+  dtype: str
+  run_s: float
+  compile_s: float | None = None
+  ratio: float | None = None        # this row's time / divjax jit time (same case and dtype)
+  max_diff: float | None = None     # max |this result - divjax jit result|
+  estimate: float | None = None     # case 4 only
+  is_reference: bool = False        # the divjax jit row
+  is_divjax: bool = False
+  short: str = ""                   # name in the headline
+
+
+# ---------------------------------------------------------------------------------------------------
+# Timing.
+
+
+def _interleaved_medians(calls: Sequence[Callable[[], Any]], sizes: Sizes) -> list[float]:
+  """Median wall time of each call, timed in rounds that run every call once.
+
+  Interleaving makes the ratios robust to slow drifts in machine load (other processes): every
+  implementation sees the same conditions. At least ``sizes.repeats`` rounds; more, up to
+  ``sizes.max_repeats``, while the time spent is below ``sizes.min_total_s``.
+  """
+  times: list[list[float]] = [[] for _ in calls]
+  rounds = 0
+  while rounds < sizes.repeats or (sum(map(sum, times)) < sizes.min_total_s
+                                   and rounds < sizes.max_repeats):
+    for call, spent in zip(calls, times):
+      start = time.perf_counter()
+      call()
+      spent.append(time.perf_counter() - start)
+    rounds += 1
+  return [statistics.median(t) for t in times]
+
+
+def _as_f64(x: Any) -> np.ndarray:
+  return np.asarray(x, dtype=np.float64)
+
+
+def _max_diff(a: Any, b: Any) -> float:
+  return float(np.max(np.abs(_as_f64(a) - _as_f64(b))))
+
+
+class Peer(NamedTuple):
+  """A NumPy-side implementation: full name (table), short name (headline), function."""
+  impl: str
+  short: str
+  fn: Callable[..., Any]
+
+
+class Case:
+  """Collects the rows of one case; the divjax jit row of each dtype is the reference."""
+
+  def __init__(self, short: str, title: str, sizes: Sizes):
+    self.short = short
+    self.title = title
+    self.sizes = sizes
+    self.rows: list[Row] = []
+    self.notes: list[str] = []
+
+  def block(self, dtype: Any, fn: Callable[..., Any], args: Sequence[np.ndarray],
+            peers: Sequence[Peer], *, eager: bool = True, estimate: bool = False) -> Any:
+    """Times divjax and its peers on ``args`` cast to ``dtype``; returns divjax's executable.
+
+    divjax: ``jax.jit(fn).lower(*args).compile()`` is timed on its own, then the compiled function
+    (and, with ``eager``, ``fn`` un-jitted) on device arrays. Peers run on NumPy arrays. Every
+    implementation gets one warm-up call, then all are timed in interleaved rounds.
+    """
+    name = np.dtype(dtype).name
+    host_args = tuple(np.asarray(a, dtype) for a in args)
+    with jax.enable_x64(np.dtype(dtype) == np.float64):
+      device_args = jax.block_until_ready(tuple(jax.device_put(a) for a in host_args))
+      start = time.perf_counter()
+      compiled = jax.jit(fn).lower(*device_args).compile()
+      compile_s = time.perf_counter() - start
+
+      calls = {"divjax (jit)": lambda: jax.block_until_ready(compiled(*device_args))}
+      if eager:
+        calls["divjax (no jit)"] = lambda: jax.block_until_ready(fn(*device_args))
+      for peer in peers:
+        calls[peer.impl] = functools.partial(peer.fn, *host_args)
+      outs = {impl: call() for impl, call in calls.items()}  # warm-up
+      assert outs["divjax (jit)"].dtype == np.dtype(dtype), (outs["divjax (jit)"].dtype, dtype)
+      medians = dict(zip(calls, _interleaved_medians(list(calls.values()), self.sizes)))
+
+    ref_s, ref_out = medians["divjax (jit)"], _as_f64(outs["divjax (jit)"])
+    shorts = {peer.impl: peer.short for peer in peers}
+    for impl, run_s in medians.items():
+      is_divjax = impl.startswith("divjax")
+      self._add(Row(self.title, impl, name, run_s,
+                    compile_s=compile_s if impl == "divjax (jit)" else None,
+                    ratio=run_s / ref_s, max_diff=_max_diff(outs[impl], ref_out),
+                    estimate=float(outs[impl]) if estimate else None,
+                    is_reference=impl == "divjax (jit)", is_divjax=is_divjax,
+                    short=shorts.get(impl, impl)))
+    return compiled
+
+  def _add(self, row: Row) -> None:
+    self.rows.append(row)
+    compile_s = "" if row.compile_s is None else f"  compile {row.compile_s:.3f}s"
+    print(f"  {row.dtype:8s} {row.impl:55s} run {row.run_s:.4g}s{compile_s}  ratio {row.ratio:.3g}  "
+          f"max|diff| {row.max_diff:.2g}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Peers written here (the NumPy / scipy / scikit-learn / POT side).
+
+
+def rel_entr_kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+  return scipy.special.rel_entr(p, q).sum(-1)
+
+
+def entropy_kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+  return scipy.stats.entropy(p, q, axis=-1)
+
+
+def jensenshannon_js(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+  return scipy.spatial.distance.jensenshannon(p, q, axis=-1)**2
+
+
+def numpy_kl_from_logits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  log_p = scipy.special.log_softmax(a, axis=-1)
+  log_q = scipy.special.log_softmax(b, axis=-1)
+  return (scipy.special.softmax(a, axis=-1) * (log_p - log_q)).sum(-1)
+
+
+def _wkv_formula(rho: np.ndarray, nu: np.ndarray, n: int, m: int, d: int) -> float:
+  """Wang–Kulkarni–Verdú fixed-k=1 estimate d·mean(log(ν/ρ)) + log(m/(n−1))."""
+  return float(d * np.mean(np.log(nu / rho)) + np.log(m / (n - 1)))
+
+
+def ckdtree_knn_kl(x: np.ndarray, y: np.ndarray, *, workers: int = 1) -> float:
+  """kNN KL (k = 1) with scipy KD-trees; trees are built inside the timed call."""
+  (n, d), m = x.shape, y.shape[0]
+  rho = scipy.spatial.cKDTree(x).query(x, k=2, workers=workers)[0][:, 1]  # column 0 is x_i itself
+  nu = scipy.spatial.cKDTree(y).query(x, k=1, workers=workers)[0]
+  return _wkv_formula(rho, nu, n, m, d)
+
+
+def sklearn_knn_kl(x: np.ndarray, y: np.ndarray) -> float:
+  """kNN KL (k = 1) with ``sklearn.neighbors.NearestNeighbors`` (algorithm='auto', n_jobs=None)."""
+  (n, d), m = x.shape, y.shape[0]
+  rho = NearestNeighbors(n_neighbors=2).fit(x).kneighbors(x)[0][:, 1]
+  nu = NearestNeighbors(n_neighbors=1).fit(y).kneighbors(x)[0][:, 0]
+  return _wkv_formula(rho, nu, n, m, d)
+
+
+def pot_loop_w2(mean_p, cov_p, mean_q, cov_q) -> np.ndarray:
+  """Squared ``ot.gaussian.bures_wasserstein_distance(ms, mt, Cs, Ct)``, one pair per call."""
+  return np.array([
+      ot.gaussian.bures_wasserstein_distance(mean_p[i], mean_q[i], cov_p[i], cov_q[i])**2
+      for i in range(len(mean_p))
+  ])
+
+
+def pot_batched_w2(mean_p, cov_p, mean_q, cov_q) -> np.ndarray:
+  """POT's own batched form: ``bures_wasserstein_distance(..., paired=True)**2``."""
+  return ot.gaussian.bures_wasserstein_distance(mean_p, mean_q, cov_p, cov_q, paired=True)**2
+
+
+def sqrtm_loop_w2(mean_p, cov_p, mean_q, cov_q) -> np.ndarray:
+  r"""‖μp − μq‖² + tr(Σp + Σq − 2 (Σp^½ Σq Σp^½)^½) with ``scipy.linalg.sqrtm``, one pair at a time."""
+  out = np.empty(len(mean_p), dtype=np.result_type(mean_p, cov_p))
+  for i in range(len(mean_p)):
+    root_p = scipy.linalg.sqrtm(cov_p[i])
+    cross = scipy.linalg.sqrtm(root_p @ cov_q[i] @ root_p)
+    out[i] = (np.sum((mean_p[i] - mean_q[i])**2) + np.trace(cov_p[i]) + np.trace(cov_q[i])
+              - 2.0 * np.trace(cross).real)
+  return out
+
+
+def gaussian_kl_numpy(mean_p, cov_p, mean_q, cov_q) -> float:
+  """KL(N(μp, Σp) ‖ N(μq, Σq)) in float64, written out (for the kNN case's ground truth)."""
+  d = len(mean_p)
+  inv_q = np.linalg.inv(cov_q)
+  diff = mean_q - mean_p
+  logdet = np.linalg.slogdet(cov_q)[1] - np.linalg.slogdet(cov_p)[1]
+  return 0.5 * (np.trace(inv_q @ cov_p) + diff @ inv_q @ diff - d + logdet)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Cases.
+
+
+def _categorical_inputs(sizes: Sizes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+  """Logits a, b and probabilities p = softmax(a), q = softmax(b), all strictly positive, float64."""
+  rng = np.random.default_rng(SEED)
+  a = 2.0 * rng.standard_normal((sizes.batch, sizes.categories))
+  b = a + rng.standard_normal((sizes.batch, sizes.categories))
+  return a, b, scipy.special.softmax(a, axis=-1), scipy.special.softmax(b, axis=-1)
+
+
+def _float64_slowdowns(case: Case) -> tuple[float, list[float]] | None:
+  """float64 / float32 run time of divjax (jit) and of each peer, where both dtypes ran."""
+  times = {(r.impl, r.dtype): r.run_s for r in case.rows}
+  impls = dict.fromkeys(r.impl for r in case.rows if r.is_reference or not r.is_divjax)
+  slowdown = {i: times[(i, "float64")] / times[(i, "float32")] for i in impls
+              if (i, "float32") in times and (i, "float64") in times}
+  if "divjax (jit)" not in slowdown or len(slowdown) < 2:
+    return None
+  return slowdown.pop("divjax (jit)"), list(slowdown.values())
+
+
+def _range(values: Sequence[float]) -> str:
+  low, high = f"{min(values):.1f}", f"{max(values):.1f}"
+  return f"{low}×" if low == high else f"{low}–{high}×"
+
+
+def _precision_note(case: Case) -> None:
+  """States how much dearer float64 is than float32, for divjax and for the peers."""
+  slowdowns = _float64_slowdowns(case)
+  if slowdowns is not None:
+    case.notes.append(f"float64 / float32 run time: divjax (jit) {slowdowns[0]:.1f}×, peers "
+                      f"{_range(slowdowns[1])}.")
+
+
+def case_kl(sizes: Sizes) -> Case:
+  case = Case("KL", f"1. KL, probabilities [B, K] = [{sizes.batch}, {sizes.categories}]", sizes)
+  _, _, p, q = _categorical_inputs(sizes)
+  peers = [Peer("scipy.special.rel_entr(p, q).sum(-1)", "rel_entr", rel_entr_kl),
+           Peer("scipy.stats.entropy(p, q, axis=-1)", "entropy", entropy_kl)]
+  for dtype in DTYPES:
+    case.block(dtype, kl_divergence, (p, q), peers)
+  case.notes.append("p = softmax(2·z₁), q = softmax(2·z₁ + z₂) with z standard normal, cast to the "
+                    "dtype after normalising in float64 (so float32 rows sum to 1 only to ~1e-7; "
+                    "divjax and `entropy` renormalise, `rel_entr` does not).")
+  _precision_note(case)
+  return case
+
+
+def case_js(sizes: Sizes) -> Case:
+  case = Case("JS", f"2. Jensen–Shannon, probabilities [B, K] = [{sizes.batch}, {sizes.categories}]",
+              sizes)
+  _, _, p, q = _categorical_inputs(sizes)
+  peers = [Peer("scipy.spatial.distance.jensenshannon(p, q, axis=-1)**2", "jensenshannon²",
+                jensenshannon_js)]
+  for dtype in DTYPES:
+    case.block(dtype, js_divergence, (p, q), peers)
+  case.notes.append("Same inputs as case 1. scipy's `jensenshannon` returns √JS, hence the square.")
+  _precision_note(case)
+  return case
+
+
+def case_kl_logits(sizes: Sizes) -> Case:
+  case = Case("KL from logits", f"3. KL from logits [B, K] = [{sizes.batch}, {sizes.categories}]",
+              sizes)
+  a, b, _, _ = _categorical_inputs(sizes)
+  peers = [Peer("NumPy: (softmax(a) * (log_softmax(a) - log_softmax(b))).sum(-1)",
+                "NumPy/scipy.special reference", numpy_kl_from_logits)]
+  for dtype in DTYPES:
+    case.block(dtype, functools.partial(kl_divergence, logits=True), (a, b), peers)
+  case.notes.append("Logits a = 2·z₁, b = a + z₂ (the ones behind case 1); softmax/log_softmax from "
+                    "scipy.special.")
+  _precision_note(case)
+  return case
+
+
+def case_knn(sizes: Sizes) -> Case:
+  n, d = sizes.knn_points, sizes.knn_dim
+  case = Case("kNN KL", f"4. kNN KL estimator (k = 1), n = m = {n}, d = {d}", sizes)
+  rng = np.random.default_rng(SEED)
+  shift, scale = 0.5, 1.2
+  x = rng.standard_normal((n, d))
+  y = shift + scale * rng.standard_normal((n, d))
+  truth = gaussian_kl_numpy(np.zeros(d), np.eye(d), np.full(d, shift), scale**2 * np.eye(d))
+  estimator = functools.partial(knn_kl_divergence, k=1)
+  peers = [Peer("scipy cKDTree (query workers=1)", "cKDTree", ckdtree_knn_kl),
+           Peer("scipy cKDTree (query workers=-1, all cores)", "cKDTree (all cores)",
+                functools.partial(ckdtree_knn_kl, workers=-1)),
+           Peer("sklearn NearestNeighbors (auto → kd_tree)", "sklearn NearestNeighbors",
+                sklearn_knn_kl)]
+  uses_topk = {}
+  for dtype in DTYPES:
+    # No un-jitted row: the public function already runs a jitted core (same time, see README).
+    compiled = case.block(dtype, estimator, (x, y), peers, eager=False, estimate=True)
+    uses_topk[np.dtype(dtype).name] = 'custom_call_target="TopK"' in compiled.as_text()
+  case.notes.append(
+      f"x ~ N(0, I), y ~ N({shift}·1, {scale}²·I); the true KL(P‖Q) is {truth:.4f} nats. Peers "
+      "compute ρ (2nd neighbour of x_i in x, the 1st being x_i itself) and ν (1st neighbour of x_i "
+      "in y) and D = d·mean(log(ν/ρ)) + log(m/(n−1)); tree construction is inside the timed call. "
+      "KD-trees and scikit-learn work in float64 whatever the input dtype. divjax computes all "
+      "n·(n+m) distances (exact, duplicate-aware) in chunks of 256 rows.")
+  case.notes.append(
+      "XLA's compiled kNN program uses the CPU TopK kernel for `lax.top_k`: "
+      + ", ".join(f"{k} {'yes' if v else 'no (a full sort instead)'}" for k, v in uses_topk.items())
+      + ". Where it is missing, each 256-row block of distances is fully sorted to find its minimum.")
+  _precision_note(case)
+  return case
+
+
+def _spd_batch(rng: np.random.Generator, batch: int, d: int) -> np.ndarray:
+  a = rng.standard_normal((batch, d, d))
+  return a @ np.swapaxes(a, -1, -2) / d + 0.5 * np.eye(d)
+
+
+def case_gaussian_w2(sizes: Sizes) -> Case:
+  batch, d = sizes.gauss_pairs, sizes.gauss_dim
+  case = Case("Gaussian W₂²",
+              f"5. Gaussian squared 2-Wasserstein, {batch} pairs, d = {d}, full covariances", sizes)
+  rng = np.random.default_rng(SEED)
+  mean_p, mean_q = rng.standard_normal((batch, d)), rng.standard_normal((batch, d))
+  cov_p, cov_q = _spd_batch(rng, batch, d), _spd_batch(rng, batch, d)
+  args = (mean_p, cov_p, mean_q, cov_q)
+  peers = [Peer("POT bures_wasserstein_distance(ms, mt, Cs, Ct)**2, Python loop", "POT loop",
+                pot_loop_w2),
+           Peer("POT bures_wasserstein_distance(..., paired=True)**2, batched", "POT batched",
+                pot_batched_w2),
+           Peer("scipy.linalg.sqrtm formula, Python loop", "scipy sqrtm loop", sqrtm_loop_w2)]
+  for dtype in DTYPES:
+    case.block(dtype, gaussian_squared_wasserstein2, args, peers)
+  cond = np.linalg.cond(np.concatenate([cov_p, cov_q]))
+  case.notes.append(
+      f"Σ = A Aᵀ/d + 0.5·I with A standard normal (condition numbers {cond.min():.0f}–"
+      f"{cond.max():.0f}). divjax: Cholesky of Σp, then eigvalsh of Lpᵀ Σq Lp, batched. POT "
+      f"{ot.__version__} takes square roots by eigh on the NumPy backend (`paired=True` is its own "
+      "batched path, added beside the loop the issue names); `scipy.linalg.sqrtm` uses a Schur "
+      "decomposition.")
+  _precision_note(case)
+  return case
+
+
+CASES = (case_kl, case_js, case_kl_logits, case_knn, case_gaussian_w2)
+
+# ---------------------------------------------------------------------------------------------------
+# Report.
+
+# Why a peer can beat divjax; printed only when the measurements show a peer ahead.
+_WHY_SLOWER = {
+    "KL": ("divjax renormalises both inputs in log space (log, logsumexp, masks for zeros) and sums a "
+           "cancellation-free p·(expm1(−δ) + δ) form, several transcendental evaluations per element "
+           "where `rel_entr` does one log and a product"),
+    "JS": ("divjax renormalises both inputs and evaluates the mixture with logaddexp and two "
+           "cancellation-free KL sums"),
+    "KL from logits": ("divjax masks −inf logits and uses the cancellation-free expm1 form on top of "
+                       "the two log-softmaxes"),
+    "kNN KL": ("divjax's estimator is brute force: all n·(n+m) distances, taken in the log domain "
+               "from exact coordinate differences so that duplicates are detected exactly, i.e. "
+               "O(n(n+m)d) work, whereas KD-trees answer the queries in about O(n log n) at d = 5"),
+    "Gaussian W₂²": ("divjax runs a batched Cholesky, two matrix products and a batched eigvalsh per "
+                     "pair; POT's batched path runs two batched eigh calls in LAPACK, so at small "
+                     "batches the fixed per-call costs decide"),
+}
+_WHY_FLOAT64 = {
+    "kNN KL": "XLA:CPU has no float64 TopK kernel, so `lax.top_k` becomes a full sort; see the case's notes",
+}
+
+
+def _why(case: Case, where: Sequence[str]) -> str:
+  text = _WHY_SLOWER.get(case.short, "see the table")
+  slowdowns = _float64_slowdowns(case)
+  if "float64" in where and slowdowns is not None and slowdowns[0] > 1.5 * max(slowdowns[1]):
+    reason = _WHY_FLOAT64.get(case.short, "XLA:CPU's float64 elementwise code is dearer")
+    text += (f"; in float64 divjax takes {slowdowns[0]:.1f}× its float32 time, the peers "
+             f"{_range(slowdowns[1])} ({reason})")
+  return text
+
+
+def _fmt(x: float | None, kind: str) -> str:
+  if x is None:
+    return "—"
+  if kind == "s":
+    return f"{x:.3g}" if x >= 1e-3 else f"{x:.2e}"
+  if kind == "ratio":
+    if x >= 100:
+      return f"{x:.0f}×"
+    return f"{x:.2f}×" if x >= 0.01 else f"{x:.4f}×"
+  if kind == "diff":
+    return "0" if x == 0 else f"{x:.1e}"
+  if kind == "est":
+    return f"{x:.4f}"
+  raise ValueError(kind)
+
+
+def _table(case: Case) -> str:
+  with_estimate = any(r.estimate is not None for r in case.rows)
+  header = ["case", "implementation", "dtype", "compile s", "run s (median)", "ratio vs divjax",
+            r"max \|diff\|"]
+  if with_estimate:
+    header.append("estimate (nats)")
+  lines = ["| " + " | ".join(header) + " |",
+           "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
+  for r in case.rows:
+    impl = f"**{r.impl}**" if r.is_reference else r.impl
+    cells = [case.short, impl, r.dtype, _fmt(r.compile_s, "s"), _fmt(r.run_s, "s"),
+             _fmt(r.ratio, "ratio"), _fmt(r.max_diff, "diff")]
+    if with_estimate:
+      cells.append(_fmt(r.estimate, "est"))
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def _by_dtype(rows: Sequence[Row], kind: str) -> str:
+  return " / ".join(_fmt(r.compile_s if kind == "s" else r.ratio, kind) for r in rows)
+
+
+def _headline(cases: Sequence[Case], sizes: Sizes) -> str:
+  dtypes = " / ".join(np.dtype(t).name for t in DTYPES)
+  sentences = []
+  behind: list[str] = []
+  tied: list[str] = []
+  for case in cases:
+    refs = [r for r in case.rows if r.is_reference]
+    peers: dict[str, list[Row]] = {}
+    for r in case.rows:
+      if not r.is_divjax:
+        peers.setdefault(r.short, []).append(r)
+    ratios = ", ".join(f"{short} {_by_dtype(rows, 'ratio')}" for short, rows in peers.items())
+    sentences.append(f"**{case.short}** — compile {_by_dtype(refs, 's')} s; {ratios}.")
+    faster = [r for r in case.rows if not r.is_divjax and r.ratio < 1.0 - PARITY]
+    tied.extend(f"{r.short} in {case.short} ({r.dtype}, {_fmt(r.ratio, 'ratio')})"
+                for r in case.rows if not r.is_divjax and abs(r.ratio - 1.0) <= PARITY)
+    if faster:
+      worst = min(faster, key=lambda r: r.ratio)
+      where = sorted({r.dtype for r in faster})
+      behind.append(
+          f"{case.short} ({', '.join(where)}; worst {worst.short} {worst.dtype}, divjax "
+          f"{1 / worst.ratio:.1f}× slower): {_why(case, where)}")
+  text = (f"Numbers are peer time / divjax jitted steady-state time on the same inputs, {dtypes}; "
+          "> 1 means divjax is faster. Compile time (jit, once per shape and dtype) is reported "
+          "separately and is not in the ratios. " + " ".join(sentences))
+  if behind:
+    text += (f" **Where a peer is faster** (by more than {PARITY:.0%}) — " + "; ".join(behind)
+             + ".")
+  else:
+    text += f" No peer is faster than divjax's steady state by more than {PARITY:.0%}."
+  if tied:
+    text += f" Within {PARITY:.0%} (a tie at this noise level): " + ", ".join(tied) + "."
+  if sizes.name == "quick":
+    text += (" *Quick sizes: these timings are dominated by dispatch overhead and say nothing about "
+             "speed; run the default sizes for numbers.*")
+  return text
+
+
+def _threading() -> list[str]:
+  env = {k: os.environ.get(k, "unset")
+         for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")}
+  lines = [", ".join(f"`{k}`={v}" for k, v in env.items())]
+  try:
+    import threadpoolctl  # pylint: disable=import-outside-toplevel
+    pools = threadpoolctl.threadpool_info()
+    lines.append("; ".join(f"{p.get('internal_api')} {p.get('version')} "
+                           f"({p.get('num_threads')} threads, {os.path.basename(p.get('filepath', ''))})"
+                           for p in pools) or "no native thread pools reported")
+  except ImportError:
+    lines.append("threadpoolctl not installed: BLAS thread count not reported")
+  return lines
+
+
+def _cpu_model() -> str:
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or "unknown"
+
+
+def _machine(load: tuple[tuple[float, ...], tuple[float, ...]]) -> list[str]:
+  device = jax.devices()[0]
+  versions = {
+      "python": platform.python_version(), "divjax": getattr(divjax, "__version__", "editable"),
+      "jax": jax.__version__, "jaxlib": getattr(jax.lib, "__version__", None) or _jaxlib_version(),
+      "numpy": np.__version__, "scipy": scipy.__version__, "POT": ot.__version__,
+      "scikit-learn": sklearn.__version__,
+  }
+  threads = _threading()
+  return [
+      f"- Platform: {platform.platform()}; CPU: {_cpu_model()}; `os.cpu_count()` = {os.cpu_count()}",
+      f"- JAX backend: {jax.default_backend()}, device kind: {device.device_kind} "
+      f"({jax.device_count()} device(s))",
+      "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+      f"- Threads (left as found; not changed by the benchmark): {threads[0]}",
+      f"- Native thread pools after the run (threadpoolctl): {threads[1]}",
+      f"- Load average (1, 5, 15 min) before / after the run: "
+      f"{', '.join(f'{x:.2f}' for x in load[0])} / {', '.join(f'{x:.2f}' for x in load[1])} "
+      "(a load above the core count means other processes shared the CPUs and the times are noisier)",
+  ]
+
+
+def _jaxlib_version() -> str:
+  try:
+    import jaxlib  # pylint: disable=import-outside-toplevel
+    return jaxlib.__version__
+  except (ImportError, AttributeError):
+    return "unknown"
+
+
+def render(cases: Sequence[Case], sizes: Sizes, wall_s: float,
+           load: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
+  now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+  parts = [
+      "# divjax benchmarks: divergences",
+      "",
+      f"Generated by `python -m benchmarks.bench_divergences{' --quick' if sizes.name == 'quick' else ''}`"
+      f" on {now} ({sizes.name} sizes; whole script {wall_s:.0f} s). See `benchmarks/README.md` for "
+      "what each case measures.",
+      "",
+      "## Headline",
+      "",
+      _headline(cases, sizes),
+      "",
+      "## Machine",
+      "",
+      *_machine(load),
+      "",
+      "Threading caveat: XLA:CPU runs jitted divjax code on its own intra-op thread pool (all cores); "
+      "NumPy/SciPy elementwise code (`rel_entr`, `softmax`, the formula arithmetic) is single-threaded, "
+      "their BLAS/LAPACK calls go through OpenBLAS with whatever thread count it picked at start-up, "
+      "and `cKDTree.query` uses one thread unless `workers` says otherwise (both are shown in "
+      "case 4). No thread-related environment variable is set or changed by this script, so numbers "
+      "from a run with different `OPENBLAS_NUM_THREADS` / `XLA_FLAGS` are not comparable.",
+      "",
+      "Columns: *compile s* is `jax.jit(f).lower(*args).compile()` for the divjax row (— for peers, "
+      "which have no compile step); *run s* is the median of ≥ "
+      f"{sizes.repeats} calls after one warm-up call (`block_until_ready` for JAX), the implementations "
+      "of a case and dtype timed in interleaved rounds; *ratio vs divjax* "
+      "is this row's run time / the **divjax (jit)** run time of the same case and dtype (> 1: divjax "
+      "is faster); *max |diff|* is the largest absolute difference from the divjax (jit) result. "
+      "The *no jit* row is the public function called directly on device arrays: op-by-op dispatch "
+      "plus the argument checks that run on concrete inputs.",
+      "",
+  ]
+  for case in cases:
+    parts += [f"## {case.title}", "", _table(case), ""]
+    parts += [f"- {note}" for note in case.notes]
+    parts.append("")
+  return "\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_divergences",
+                                   description=__doc__.split("\n\n")[0])
+  parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds): a smoke run")
+  parser.add_argument("--out", default=os.path.join("benchmarks", "RESULTS.md"),
+                      help="where to write the Markdown table (default: benchmarks/RESULTS.md)")
+  args = parser.parse_args(argv)
+  sizes = QUICK if args.quick else DEFAULT
+  load_before = os.getloadavg()
+  start = time.perf_counter()
+  cases = []
+  for make_case in CASES:
+    print(f"{make_case.__name__} ({sizes.name})", flush=True)
+    cases.append(make_case(sizes))
+  wall_s = time.perf_counter() - start
+  text = render(cases, sizes, wall_s, (load_before, os.getloadavg()))
+  out_dir = os.path.dirname(args.out)
+  if out_dir:
+    os.makedirs(out_dir, exist_ok=True)
+  with open(args.out, "w", encoding="utf-8") as f:
+    f.write(text)
+  print(f"\nwrote {args.out} ({wall_s:.1f} s)\n\n{_headline(cases, sizes)}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
