@@ -5,9 +5,11 @@ is skipped for tracers, so the same public function gives a clear ``ValueError``
 notebook and costs nothing under ``jit``/``vmap``/``grad``. Every message names the argument and
 states what was expected.
 
-All checks return their input unchanged (as given), so they can be chained inline::
+Value checks return their input unchanged (as given), so they can be chained inline::
 
     p = _validate.probabilities("p", p, axis=axis)
+
+``same_shape`` returns None, ``broadcastable`` the broadcast shape and ``integer`` the value as int.
 """
 
 from __future__ import annotations
@@ -182,26 +184,28 @@ def logits(name: str, x: Any, *, axis: int = -1) -> Any:
 
 
 def mask(name: str, where: Any, shape: tuple[int, ...], *, axis: int = -1) -> Any:
-  """``where`` must be boolean, broadcast to ``shape``, and keep at least one category per row."""
+  """``where`` must be boolean, broadcast against ``shape``, and keep >= 1 category per distribution."""
   if where is None:
     return None
   if is_concrete(where):
-    if np.result_type(where) != np.bool_:
-      raise TypeError(f"{name} must be a boolean mask, got dtype {np.result_type(where)}.")
+    dtype = where.dtype if hasattr(where, "dtype") else np.asarray(where).dtype
+    if dtype != np.bool_:
+      raise TypeError(f"{name} must be a boolean mask, got dtype {dtype}.")
   try:
-    np.broadcast_shapes(np.shape(where), shape)
+    joint = np.broadcast_shapes(np.shape(where), tuple(shape))
   except ValueError as err:
     raise ValueError(
-        f"{name} with shape {np.shape(where)} does not broadcast to the inputs' shape {shape}.") from err
+        f"{name} with shape {np.shape(where)} does not broadcast against the inputs' shape "
+        f"{tuple(shape)}.") from err
   if is_concrete(where):
-    full = np.broadcast_to(_np(where), shape)
+    full = np.broadcast_to(_np(where), joint)
     if not full.any(axis=axis).all():
       raise ValueError(f"{name} masks out every category of some distribution.")
   return where
 
 
 def covariance(name: str, cov: Any, dim: int | None = None) -> Any:
-  """``cov`` must be ``[..., d, d]``, finite and symmetric (positive definiteness is left to Cholesky)."""
+  """``cov`` must be ``[..., d, d]``, finite, symmetric and positive definite (checked by eigenvalues)."""
   finite(name, cov)
   shape = np.shape(cov)
   if len(shape) < 2 or shape[-1] != shape[-2]:

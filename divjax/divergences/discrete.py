@@ -41,7 +41,8 @@ import jax
 import jax.numpy as jnp
 
 from divjax import _validate
-from divjax.divergences.generators import FGenerator, _phi
+from divjax.divergences import _numerics
+from divjax.divergences.generators import FGenerator
 
 __all__ = [
     "normalized_log_probs",
@@ -69,9 +70,8 @@ _EXP_SAFE = 30.0
 # Input handling.
 
 
-def _safe_log(x: Array) -> Array:
-  pos = x > 0
-  return jnp.where(pos, jnp.log(jnp.where(pos, x, 1.0)), -jnp.inf)
+_safe_log = _numerics.safe_log
+_safe_sqrt = _numerics.safe_sqrt
 
 
 def normalized_log_probs(x: ArrayLike,
@@ -284,11 +284,6 @@ def squared_hellinger_distance(p: ArrayLike,
   return 0.5 * jnp.sum(terms, axis=axis)
 
 
-def _safe_sqrt(x: Array) -> Array:
-  pos = x > 0
-  return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
-
-
 def hellinger_distance(p: ArrayLike,
                        q: ArrayLike,
                        *,
@@ -338,13 +333,6 @@ def chi2_divergence(p: ArrayLike,
 # Rényi and α: both built on T_α = (Σ p^α q^{1−α} − 1)/(α − 1), computed without cancellation.
 
 
-def _log1p_ratio(y: Array) -> Array:
-  """log1p(y)/y, with its series near y = 0; y >= -1."""
-  small = jnp.abs(y) < 1e-4
-  y_safe = jnp.where(small, 1.0, y)
-  return jnp.where(small, 1.0 - y / 2.0 + y**2 / 3.0, jnp.log1p(y_safe) / y_safe)
-
-
 def _power_sum(pair: _Pair, alpha: Array, axis: int) -> tuple[Array, Array, Array]:
   """Pieces of S_α = Σ p^α q^{1−α} for α > 0.
 
@@ -361,7 +349,7 @@ def _power_sum(pair: _Pair, alpha: Array, axis: int) -> tuple[Array, Array, Arra
   ad = jnp.where(pair.both, a * d, -jnp.inf)
   stable = jnp.max(ad, axis=axis) <= _EXP_SAFE
   d_clipped = jnp.where(a * d > _EXP_SAFE, _EXP_SAFE / jnp.where(a == 0, 1.0, a), d)
-  both_terms = _kl_terms(pair) + pair.p * d_clipped * _phi(a * d_clipped)
+  both_terms = _kl_terms(pair) + pair.p * d_clipped * _numerics.phi(a * d_clipped)
   # Entries with p = 0 < q contribute q (the KL form's bookkeeping); p > 0 = q contributes
   # p α/(1 − α) for α < 1 and +inf for α >= 1.
   zero_q = jnp.where(alpha < 1.0, pair.p * alpha / jnp.where(alpha < 1.0, 1.0 - alpha, 1.0), jnp.inf)
@@ -418,7 +406,7 @@ def renyi_divergence(p: ArrayLike,
   a = alpha - 1.0
   finite = jnp.isfinite(T)
   T_safe = jnp.where(finite, T, 0.0)
-  via_T = jnp.where(finite, T_safe * _log1p_ratio(jnp.maximum(a * T_safe, -1.0)), jnp.inf)
+  via_T = jnp.where(finite, T_safe * _numerics.log1p_ratio(jnp.maximum(a * T_safe, -1.0)), jnp.inf)
   via_lse = log_S / jnp.where(a == 0, 1.0, a)
   return jnp.where(stable, via_T, via_lse)
 

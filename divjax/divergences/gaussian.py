@@ -51,7 +51,7 @@ import jax.scipy.linalg as jsl
 import numpy as np
 
 from divjax import _validate
-from divjax.divergences.discrete import _safe_sqrt
+from divjax.divergences._numerics import safe_sqrt as _safe_sqrt
 
 __all__ = [
     "gaussian_kl_divergence",

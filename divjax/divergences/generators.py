@@ -57,10 +57,13 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
+
+from divjax.divergences import _numerics
 
 __all__ = [
     "FGenerator",
@@ -140,21 +143,20 @@ class FGenerator:
     return jnp.asarray(self.f_prime_at_infinity_fn(*self.params))
 
   def __mul__(self, c: float) -> "FGenerator":
-    """``c * generator`` scales the divergence by a constant ``c > 0``."""
-    if not isinstance(c, (int, float)) or c <= 0:
-      raise ValueError(f"a generator can only be scaled by a positive Python number, got {c!r}.")
-    c = float(c)
+    """``c * generator`` scales the divergence by a constant ``c > 0`` (``c`` becomes a parameter leaf)."""
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c <= 0:
+      raise ValueError(f"a generator can only be scaled by a finite positive Python number, got {c!r}.")
     inv = self.f_prime_inverse_fn
     return FGenerator(
-        name=f"{c:g}*{self.name}",
-        f_fn=lambda u, *p: c * self.f_fn(u, *p),
-        f_prime_fn=lambda u, *p: c * self.f_prime_fn(u, *p),
-        conjugate_fn=lambda t, *p: c * self.conjugate_fn(t / c, *p),
-        f_prime_inverse_fn=None if inv is None else (lambda t, *p: inv(t / c, *p)),
-        h_fn=lambda u, *p: c * self.h_fn(u, *p),
-        f_at_zero_fn=lambda *p: c * self.f_at_zero_fn(*p),
-        f_prime_at_infinity_fn=lambda *p: c * self.f_prime_at_infinity_fn(*p),
-        params=self.params,
+        name=f"scaled_{self.name}",
+        f_fn=_Scaled(self.f_fn, "value"),
+        f_prime_fn=_Scaled(self.f_prime_fn, "value"),
+        conjugate_fn=_Scaled(self.conjugate_fn, "conjugate"),
+        f_prime_inverse_fn=None if inv is None else _Scaled(inv, "inverse"),
+        h_fn=_Scaled(self.h_fn, "value"),
+        f_at_zero_fn=_Scaled(self.f_at_zero_fn, "constant"),
+        f_prime_at_infinity_fn=_Scaled(self.f_prime_at_infinity_fn, "constant"),
+        params=(jnp.asarray(float(c)), *self.params),
     )
 
   __rmul__ = __mul__
@@ -170,21 +172,32 @@ jax.tree_util.register_dataclass(
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Scaled:
+  """A generator's function for c·f, with c the first parameter; equal when built from the same
+  function, so scaled generators with different c share one jit trace."""
+
+  fn: Callable[..., Array]
+  kind: str  # "value": c·g(x), "conjugate": c·g(x/c), "inverse": g(x/c), "constant": c·g()
+
+  def __call__(self, *args):
+    if self.kind == "constant":
+      c, *params = args
+      return c * self.fn(*params)
+    x, c, *params = args
+    if self.kind == "value":
+      return c * self.fn(x, *params)
+    if self.kind == "conjugate":
+      return c * self.fn(x / c, *params)
+    return self.fn(x / c, *params)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Safe elementary pieces (finite values and gradients at u = 0).
 
 
-def _safe_log(u: Array) -> Array:
-  """log u for u > 0, -inf at u = 0, with a finite (zero) gradient at u = 0."""
-  pos = u > 0
-  return jnp.where(pos, jnp.log(jnp.where(pos, u, 1.0)), -jnp.inf)
-
-
-def _xlogx(u: Array) -> Array:
-  """u log u with 0 log 0 = 0 (and zero gradient at 0 instead of -inf)."""
-  pos = u > 0
-  safe = jnp.where(pos, u, 1.0)
-  return jnp.where(pos, safe * jnp.log(safe), 0.0)
+_safe_log = _numerics.safe_log
+_xlogx = _numerics.xlogx
 
 
 def _inf_outside(t: Array, inside: Array, value: Array) -> Array:
@@ -323,8 +336,9 @@ PEARSON_CHI2 = FGenerator(
 
 
 def _neyman_conjugate(t: Array) -> Array:
-  # f(u) = u − 2 + 1/u; sup tu − f(u) for t < 1: u* = 1/√(1−t), f*(t) = 2 − 2√(1−t).
-  inside = t < 1.0
+  # f(u) = u − 2 + 1/u; sup tu − f(u) for t <= 1: u* = 1/√(1−t), f*(t) = 2 − 2√(1−t) (at t = 1 the
+  # sup is the limit 2, not attained).
+  inside = t <= 1.0
   safe = jnp.where(inside, t, 0.0)
   return _inf_outside(t, inside, 2.0 - 2.0 * jnp.sqrt(1.0 - safe))
 
@@ -390,20 +404,10 @@ JEFFREYS = FGenerator(
 #   f_α(u) = [u L φ((α−1) L) + (u L − u + 1)] / α                     (stable near α = 1),
 # and the symmetry f_α(u) = u f_{1−α}(1/u) moves α < ½ to 1 − α > ½ (stable near α = 0).
 
-_ALPHA_EPS = 1e-6
-
-
-def _phi(x: Array) -> Array:
-  """(eˣ − 1 − x)/x, with its series x/2 + x²/6 near 0."""
-  small = jnp.abs(x) < 1e-3
-  xs = jnp.where(small, 1.0, x)
-  return jnp.where(small, x / 2.0 + x**2 / 6.0, (jnp.expm1(xs) - xs) / xs)
-
-
 def _alpha_f_upper(u: Array, alpha: Array) -> Array:
   """f_α(u) for α >= ½ and u > 0."""
   L = jnp.log(u)
-  return (u * L * _phi((alpha - 1.0) * L) + (u * L - u + 1.0)) / alpha
+  return (u * L * _numerics.phi((alpha - 1.0) * L) + (u * L - u + 1.0)) / alpha
 
 
 def _alpha_f(u: Array, alpha: Array) -> Array:
@@ -417,7 +421,7 @@ def _alpha_f(u: Array, alpha: Array) -> Array:
 
 
 def _alpha_f_at_zero(alpha: Array) -> Array:
-  # f(0) = (1 − α)/(α(α−1)) · (−1) = 1/α for α > 0, +inf for α <= 0.
+  # f(0) = −(1 − α)/(α(α−1)) = 1/α for α > 0, +inf for α <= 0.
   alpha = jnp.asarray(alpha)
   return jnp.where(alpha > 0, 1.0 / jnp.where(alpha > 0, alpha, 1.0), jnp.inf)
 
@@ -429,40 +433,44 @@ def _alpha_f_prime_at_infinity(alpha: Array) -> Array:
 
 
 def _alpha_f_prime(u: Array, alpha: Array) -> Array:
-  # f'(u) = (u^{α−1} − 1)/(α − 1) = L · expm1((α−1)L)/((α−1)L).
-  L = jnp.log(u)
-  x = (alpha - 1.0) * L
-  small = jnp.abs(x) < 1e-6
-  xs = jnp.where(small, 1.0, x)
-  return L * jnp.where(small, 1.0 + x / 2.0, jnp.expm1(xs) / xs)
+  # f'(u) = (u^{α−1} − 1)/(α − 1) = L · expm1((α−1)L)/((α−1)L), L = log u; at u = 0 the one-sided limit
+  # −1/(α−1) for α > 1 and −inf otherwise.
+  u, alpha = jnp.broadcast_arrays(jnp.asarray(u), jnp.asarray(alpha, dtype=jnp.result_type(u, 1.0)))
+  pos = u > 0
+  L = jnp.log(jnp.where(pos, u, 1.0))
+  at_zero = jnp.where(alpha > 1.0, -1.0 / jnp.where(alpha > 1.0, alpha - 1.0, 1.0), -jnp.inf)
+  return jnp.where(pos, L * _numerics.expm1_ratio((alpha - 1.0) * L), at_zero)
+
+
+def _alpha_log_ratio(t: Array, alpha: Array) -> tuple[Array, Array]:
+  """(L, inside) with L = log(s)/(α−1), s = 1 + (α−1)t, i.e. log (f')⁻¹(t); inside = s > 0."""
+  y = (alpha - 1.0) * t
+  inside = y > -1.0
+  return t * _numerics.log1p_ratio(jnp.where(inside, y, 0.0)), inside
 
 
 def _alpha_f_prime_inverse(t: Array, alpha: Array) -> Array:
-  # (f')^{-1}(t) = (1 + (α−1)t)^{1/(α−1)} = exp(log1p((α−1)t)/(α−1)); 0 below the domain for α > 1,
-  # +inf above it for α < 1.
+  # (f')^{-1}(t) = s^{1/(α−1)}; for s <= 0 it is 0 (α > 1: t below f'(0)) or +inf (α < 1).
   t, alpha = jnp.broadcast_arrays(jnp.asarray(t), jnp.asarray(alpha, dtype=jnp.result_type(t, 1.0)))
-  y = (alpha - 1.0) * t
-  inside = 1.0 + y > 0
-  ys = jnp.where(inside, y, 0.0)
-  small = jnp.abs(ys) < 1e-6
-  ratio = jnp.where(small, t * (1.0 - ys / 2.0), jnp.log1p(ys) / jnp.where(small, 1.0, alpha - 1.0))
-  outside = jnp.where(alpha > 1.0, 0.0, jnp.inf)
-  return jnp.where(inside, jnp.exp(ratio), outside)
+  L, inside = _alpha_log_ratio(t, alpha)
+  return jnp.where(inside, jnp.exp(L), jnp.where(alpha > 1.0, 0.0, jnp.inf))
 
 
 def _alpha_conjugate(t: Array, alpha: Array) -> Array:
-  # f*(t) = (s^{α/(α−1)} − 1)/α with s = 1 + (α−1)t, written as (u* s − 1)/α with u* = (f')^{-1}(t);
-  # α → 1: e^t − 1; α → 0: −log(1 − t). For α > 1 and s <= 0 the sup sits at u = 0: f* = −f(0) = −1/α.
+  # f*(t) = (s^{α/(α−1)} − 1)/α = expm1(α L)/α = L · expm1_ratio(α L): smooth through α = 0 (−log(1−t))
+  # and α = 1 (e^t − 1). Where s <= 0 the sup sits at u = 0 for α > 1 (f* = −f(0) = −1/α) and is
+  # +inf for α < 1, except at the edge s = 0 for α < 0, where it is the finite limit −1/α.
   t, alpha = jnp.broadcast_arrays(jnp.asarray(t), jnp.asarray(alpha, dtype=jnp.result_type(t, 1.0)))
-  u_star = _alpha_f_prime_inverse(t, alpha)
-  s = 1.0 + (alpha - 1.0) * t
-  near_zero = jnp.abs(alpha) < _ALPHA_EPS
-  safe_alpha = jnp.where(near_zero, 1.0, alpha)
-  generic = jnp.where(jnp.isinf(u_star), jnp.inf, (u_star * jnp.maximum(s, 0.0) - 1.0) / safe_alpha)
-  # α → 0 limit (reverse-KL-like): −log(1 − t) for t < 1.
-  inside0 = t < 1.0
-  limit0 = jnp.where(inside0, -jnp.log1p(-jnp.where(inside0, t, 0.0)), jnp.inf)
-  return jnp.where(near_zero, limit0, generic)
+  L, inside = _alpha_log_ratio(t, alpha)
+  safe_alpha = jnp.where(alpha == 0, 1.0, alpha)
+  edge = ((alpha > 1.0) & ~inside) | ((alpha < 0.0) & (1.0 + (alpha - 1.0) * t == 0.0))
+  return jnp.where(inside, L * _numerics.expm1_ratio(alpha * L),
+                   jnp.where(edge, -1.0 / safe_alpha, jnp.inf))
+
+
+def _alpha_h(u: Array, alpha: Array) -> Array:
+  # h(u) = u² f''(u) = u^α.
+  return jnp.exp(alpha * _safe_log(u))
 
 
 def alpha_generator(alpha: float | Array) -> FGenerator:
@@ -488,7 +496,7 @@ def alpha_generator(alpha: float | Array) -> FGenerator:
       f_prime_fn=_alpha_f_prime,
       conjugate_fn=_alpha_conjugate,
       f_prime_inverse_fn=_alpha_f_prime_inverse,
-      h_fn=lambda u, a: jnp.exp(a * jnp.log(u)),
+      h_fn=_alpha_h,
       f_at_zero_fn=_alpha_f_at_zero,
       f_prime_at_infinity_fn=_alpha_f_prime_at_infinity,
       params=(jnp.asarray(alpha, dtype=jnp.result_type(float)),),
