@@ -359,9 +359,10 @@ def case_knn(sizes: Sizes) -> Case:
       "KD-trees and scikit-learn work in float64 whatever the input dtype. divjax computes all "
       "n·(n+m) distances (exact, duplicate-aware) in chunks of 256 rows.")
   case.notes.append(
-      "XLA's compiled kNN program uses the CPU TopK kernel for `lax.top_k`: "
-      + ", ".join(f"{k} {'yes' if v else 'no (a full sort instead)'}" for k, v in uses_topk.items())
-      + ". Where it is missing, each 256-row block of distances is fully sorted to find its minimum.")
+      "With k = 1 divjax takes a min-reduction per row (no top_k); for k > 1 it uses XLA's CPU TopK "
+      "kernel in float32 and k − 1 rounds of min-and-remove in float64, where XLA:CPU has no TopK "
+      "kernel and `lax.top_k` would become a full sort. TopK kernel in this compiled program: "
+      + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in uses_topk.items()) + ".")
   _precision_note(case)
   return case
 
@@ -419,7 +420,7 @@ _WHY_SLOWER = {
                      "batches the fixed per-call costs decide"),
 }
 _WHY_FLOAT64 = {
-    "kNN KL": "XLA:CPU has no float64 TopK kernel, so `lax.top_k` becomes a full sort; see the case's notes",
+    "kNN KL": "XLA:CPU's float64 distance arithmetic (exact differences, logs) is dearer",
 }
 
 
