@@ -1,0 +1,170 @@
+r"""The p–n criterion: is n large enough for a model with p parameters? (Sheena 2021, §3; derived [D]).
+
+Requirement: the estimative density is practically indistinguishable from the information projection,
+:math:`\mathbb E[\mathrm{BE}(p_{\theta^*}, p_{\hat\theta})] \ge \tfrac12 - \varepsilon`, where
+:math:`\mathrm{BE}(f_1, f_2) = \tfrac12\int\min(f_1, f_2) = \tfrac12(1 - \mathrm{TV})` is the Bayes error of
+telling the two apart from one observation with equal priors. Pinsker (:math:`\mathrm{TV}\le
+\sqrt{\mathrm{KL}/2}`), Bretagnolle–Huber (:math:`\mathrm{TV}\le\sqrt{1-e^{-\mathrm{KL}}}`) and Jensen give
+
+.. math::  \mathbb E[\mathrm{BE}] \ge \max\big(\tfrac12 - \sqrt{R_n/8},\ \tfrac12(1 - \sqrt{1 - e^{-R_n}})\big),
+
+so a sufficient condition is :math:`R_n \le D^*(\varepsilon) = \max(8\varepsilon^2, -\log(1 - 4\varepsilon^2))`
+and, with :math:`R_n \approx R_1/n + R_2/n^2`, the criterion accepts (p, n) iff
+:math:`R_1/n + R_2/n^2 \le D^*(\varepsilon)`, i.e. :math:`n \ge n_{\min} = [R_1 + \sqrt{R_1^2 +
+4D^*R_2}]/(2D^*)`. To first order :math:`n_{\min}/p_\mathrm{eff} = 1/(2D^*(\varepsilon))` (25 at ε = 0.05).
+
+For the d-variate normal model, :math:`p_\mathrm{eff} = d + (\beta_2 - d)/2` with Mardia's kurtosis
+:math:`\beta_2 = \mathbb E[(z^\top z)^2]` of the standardised data (= p for normal data).
+
+References:
+  Sheena, arXiv:2105.08947, §3.
+  Tsybakov, *Introduction to Nonparametric Estimation*, 2009, Lemma 2.5 (Pinsker) and (2.25)
+  (Bretagnolle–Huber).
+  Mardia, *Measures of multivariate skewness and kurtosis with applications*, Biometrika 57, 1970.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from divjax import _validate
+
+__all__ = [
+    "bayes_error_lower_bound",
+    "critical_risk",
+    "PNCriterion",
+    "pn_criterion",
+    "mardia_kurtosis",
+    "normal_model_p_eff",
+    "CompressionStep",
+    "compress_normal_model",
+]
+
+Array = jax.Array
+
+
+def bayes_error_lower_bound(risk: Array) -> Array:
+  r"""Lower bound on :math:`\mathbb E[\mathrm{BE}(p_{\theta^*}, p_{\hat\theta})]` from the risk R = E KL.
+
+  .. math::  \max\big(\tfrac12 - \sqrt{R/8},\ \tfrac12(1 - \sqrt{1 - e^{-R}})\big)
+  """
+  risk = jnp.asarray(risk)
+  return jnp.maximum(0.5 - jnp.sqrt(risk / 8.0), 0.5 * (1.0 - jnp.sqrt(-jnp.expm1(-risk))))
+
+
+def critical_risk(eps: Array) -> Array:
+  r"""The largest risk that guarantees E[BE] ≥ ½ − ε: :math:`D^*(\varepsilon) = \max(8\varepsilon^2,
+  -\log(1 - 4\varepsilon^2))`, for 0 < ε < ½."""
+  _validate.positive("eps", eps)
+  if _validate.is_concrete(eps) and np.any(np.asarray(eps) >= 0.5):
+    raise ValueError(f"eps must be < 1/2 (the Bayes error is at most 1/2), got {eps!r}.")
+  eps = jnp.asarray(eps, dtype=jnp.result_type(float))
+  return jnp.maximum(8.0 * eps**2, -jnp.log1p(-4.0 * eps**2))
+
+
+class PNCriterion(NamedTuple):
+  """Verdict of the p–n criterion."""
+  n_min: Array          # smallest n with R1/n + R2/n² <= D*(ε)
+  d_star: Array         # D*(ε)
+  n_min_first_order: Array  # R1 / D*
+  accepted: Array | None    # whether the given n passes (None when no n was given)
+  risk_at_n: Array | None   # R1/n + R2/n² at the given n
+
+
+def pn_criterion(R1: Array, R2: Array, eps: Array, n: int | None = None) -> PNCriterion:
+  r"""The p–n criterion: accept (p, n) iff :math:`R_1/n + R_2/n^2 \le D^*(\varepsilon)`.
+
+  Args:
+    R1, R2: the risk-expansion coefficients (see :func:`divjax.expfam.risk_expansion`).
+    eps: the tolerated loss of Bayes error, 0 < ε < ½.
+    n: optional sample size to judge.
+
+  Returns:
+    :class:`PNCriterion` with the smallest acceptable n (the larger root of
+    :math:`D^* n^2 - R_1 n - R_2 = 0`) and, given n, the verdict.
+
+  References:
+    Sheena, arXiv:2105.08947, §3.
+  """
+  d_star = critical_risk(eps)
+  R1 = jnp.asarray(R1, dtype=jnp.result_type(float))
+  R2 = jnp.asarray(R2, dtype=jnp.result_type(float))
+  disc = jnp.maximum(R1**2 + 4.0 * d_star * R2, 0.0)
+  n_min = (R1 + jnp.sqrt(disc)) / (2.0 * d_star)
+  if n is None:
+    return PNCriterion(n_min, d_star, R1 / d_star, None, None)
+  n = _validate.integer("n", n, minimum=1)
+  risk = R1 / n + R2 / n**2
+  return PNCriterion(n_min, d_star, R1 / d_star, risk <= d_star, risk)
+
+
+def mardia_kurtosis(x: Array) -> Array:
+  r"""Mardia's multivariate kurtosis :math:`b_2 = \frac1n\sum_i[(x_i-\bar x)^\top\hat S^{-1}(x_i-\bar x)]^2`
+  with :math:`\hat S` the MLE (1/n) covariance; :math:`\mathbb E b_2 \to d(d+2)` for normal data."""
+  _validate.ndim("x", x, 2)
+  _validate.finite("x", x)
+  n, d = np.shape(x)
+  if n <= d:
+    raise ValueError(f"x needs more rows than columns (n > d) for a non-singular covariance, got "
+                     f"shape {np.shape(x)}.")
+  x = jnp.asarray(x, dtype=jnp.result_type(float))
+  c = x - x.mean(0)
+  S = c.T @ c / n
+  z = jax.scipy.linalg.solve(S, c.T, assume_a="pos").T
+  return jnp.mean(jnp.sum(c * z, axis=1)**2)
+
+
+def normal_model_p_eff(x: Array) -> Array:
+  r"""Effective dimension :math:`p_\mathrm{eff} = \mathrm{tr}(G^{-1}K) = d + (b_2 - d)/2` of the
+  d-variate normal model on data x ``[n, d]`` (p = d + d(d+1)/2 when the data are normal)."""
+  d = np.shape(x)[1]
+  return d + (mardia_kurtosis(x) - d) / 2.0
+
+
+class CompressionStep(NamedTuple):
+  """One model of the compression path: the kept variables and the criterion's verdict."""
+  variables: tuple[int, ...]
+  p: int
+  p_eff: float
+  n_min: float
+  accepted: bool
+
+
+def compress_normal_model(x: Array, eps: float) -> list[CompressionStep]:
+  r"""Model compression for the multivariate normal: drop variables until the criterion accepts.
+
+  Starting from all d columns, greedily remove the variable whose removal lowers
+  :math:`p_\mathrm{eff}` the most, until :math:`n \ge n_{\min} = p_\mathrm{eff}/(2D^*(\varepsilon))` (first
+  order: the plug-in R̂₂ has a larger error than the n⁻² term it would add, see the spec §3.3).
+
+  Args:
+    x: data ``[n, d]``.
+    eps: the criterion's ε.
+
+  Returns:
+    The path of :class:`CompressionStep`, from the full model to the first accepted one (or to a
+    single variable).
+  """
+  _validate.ndim("x", x, 2)
+  x = np.asarray(x, dtype=np.float64)
+  n, d = x.shape
+  d_star = float(critical_risk(eps))
+  keep = list(range(d))
+
+  def step(cols):
+    pe = float(normal_model_p_eff(x[:, cols]))
+    n_min = pe / (2.0 * d_star)
+    k = len(cols)
+    return CompressionStep(tuple(cols), k + k * (k + 1) // 2, pe, n_min, n >= n_min)
+
+  path = [step(keep)]
+  while not path[-1].accepted and len(keep) > 1:
+    candidates = [[c for c in keep if c != drop] for drop in keep]
+    best = min((step(c) for c in candidates), key=lambda s: s.p_eff)
+    keep = list(best.variables)
+    path.append(best)
+  return path
