@@ -17,7 +17,12 @@ from __future__ import annotations
 import os
 import pathlib
 import tempfile
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:  # matplotlib is imported lazily at run time
+  import numpy as np
+  from matplotlib.axes import Axes
+  from matplotlib.figure import Figure
 
 __all__ = [
     "COLORS",
@@ -41,7 +46,7 @@ def _pyplot():
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 4.2, height: float = 3.2,
-               **kwargs: Any):
+               **kwargs: Any) -> "tuple[Figure, np.ndarray]":
   """A figure with a grid of axes, sized per panel, in the house style.
 
   Returns:
@@ -56,16 +61,17 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 4.2, height: fl
   return fig, axes
 
 
-def plot_theory(ax, x: Sequence[float], y: Sequence[float], *, label: str = "theory",
-                color: str = "black", **kwargs: Any):
+def plot_theory(ax: "Axes", x: Sequence[float], y: Sequence[float], *, label: str = "theory",
+                color: str = "black", **kwargs: Any) -> list:
   """Draws a theory curve: dashed, no markers."""
   kwargs.setdefault("linewidth", 1.6)
   return ax.plot(x, y, linestyle="--", color=color, label=label, zorder=3, **kwargs)
 
 
-def plot_measurement(ax, x: Sequence[float], y: Sequence[float], *, yerr: Sequence[float] | None = None,
-                     label: str | None = None, color: str | None = None, marker: str = "o",
-                     filled: bool = True, **kwargs: Any):
+def plot_measurement(ax: "Axes", x: Sequence[float], y: Sequence[float], *,
+                     yerr: Sequence[float] | None = None, label: str | None = None,
+                     color: str | None = None, marker: str = "o", filled: bool = True,
+                     **kwargs: Any) -> Any:
   """Draws measured points: markers on thin solid lines, error bars when ``yerr`` is given."""
   kwargs.setdefault("linewidth", 1.0)
   kwargs.setdefault("markersize", 5)
@@ -74,7 +80,7 @@ def plot_measurement(ax, x: Sequence[float], y: Sequence[float], *, yerr: Sequen
                      markerfacecolor=face, capsize=2 if yerr is not None else 0, zorder=4, **kwargs)
 
 
-def annotate_gap(ax, text: str, *, loc: str = "upper left") -> None:
+def annotate_gap(ax: "Axes", text: str, *, loc: str = "upper left") -> None:
   """Puts a small boxed note (typically the theory-vs-measurement gap) in a corner of ``ax``."""
   corners = {
       "upper left": (0.03, 0.97, "left", "top"),
@@ -87,7 +93,7 @@ def annotate_gap(ax, text: str, *, loc: str = "upper left") -> None:
           bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor="0.7", alpha=0.9))
 
 
-def save_figure(fig, stem: str | os.PathLike, *, dpi: int = 150,
+def save_figure(fig: "Figure", stem: str | os.PathLike, *, dpi: int = 150,
                 formats: Sequence[str] = ("png", "pdf")) -> list[pathlib.Path]:
   """Saves ``fig`` as ``stem.png`` and ``stem.pdf``, each written to a temp file then renamed.
 

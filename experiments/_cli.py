@@ -72,5 +72,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     records.append(record)
   print()
   print(_harness.format_table(records))
-  failed = [r for r in records if r.status in ("error", "check failed")]
+  failed = [r for r in records if r.status.startswith(("error", "check failed"))]
   return 1 if failed else 0

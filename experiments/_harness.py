@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 import traceback
+import types
 from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -65,32 +66,45 @@ _PACKAGES = ("divjax", "jax", "jaxlib", "flax", "optax", "chex", "ott-jax", "num
              "matplotlib")
 
 
-def load(name: str):
+def load(name: str) -> types.ModuleType:
   """Imports and returns the experiment module ``experiments.<name>``."""
   if name not in EXPERIMENTS:
     raise ValueError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}.")
   return importlib.import_module(f"experiments.{name}")
 
 
-def config_for(module, scale: str):
+def config_for(module: types.ModuleType, scale: str) -> Any:
   """The module's ``Config.quick()`` or ``Config.paper()``."""
   if scale not in SCALES:
     raise ValueError(f"scale must be one of {SCALES}, got {scale!r}.")
   return getattr(module.Config, scale)()
 
 
-def config_hash(name: str, config: Any, seed: int) -> str:
-  """A short stable hash of (experiment, resolved config, seed, divjax version, experiment source).
-
-  The experiment module's source is part of the hash, so editing an experiment invalidates its
-  cached result; library changes do not (use ``--force``).
-  """
+def _source_digest(name: str) -> str:
+  """sha256 over the experiment module and every divjax source file (sorted by path)."""
   import divjax
-  source = pathlib.Path(__file__).with_name(f"{name}.py")
-  code = hashlib.sha256(source.read_bytes()).hexdigest() if source.exists() else None
+  h = hashlib.sha256()
+  here = pathlib.Path(__file__).resolve().parent
+  files = [here / f"{name}.py", here / "_harness.py"]
+  files += sorted(pathlib.Path(divjax.__file__).resolve().parent.rglob("*.py"))
+  for f in files:
+    if f.exists():
+      h.update(str(f.name).encode())
+      h.update(f.read_bytes())
+  return h.hexdigest()
+
+
+def config_hash(name: str, config: Any, seed: int) -> str:
+  """A short stable hash of everything a result depends on.
+
+  (experiment, resolved config, seed, the experiment's and divjax's source code, the jax version and
+  the x64 flag): editing the library or the experiment invalidates cached results.
+  """
+  import jax
   payload = json.dumps(
       {"name": name, "config": to_jsonable(dataclasses.asdict(config)), "seed": seed,
-       "divjax": divjax.__version__, "source": code}, sort_keys=True)
+       "source": _source_digest(name), "jax": jax.__version__,
+       "x64": bool(jax.config.jax_enable_x64)}, sort_keys=True)
   return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -215,6 +229,9 @@ def sweep(fn: Callable[..., Any], *args: Any, shared: tuple[Any, ...] = (),
       _COMPILED.popitem(last=False)
   with timer.running():
     out = jax.block_until_ready(compiled(shared, sharded))
+  if jax.process_count() > 1:  # bring every host's shard to every host
+    from jax.experimental import multihost_utils
+    out = multihost_utils.process_allgather(out, tiled=True)
   return jax.tree_util.tree_map(lambda x: x[:n], out)
 
 
@@ -328,11 +345,33 @@ def _status(results: dict[str, Any]) -> str:
   return "ok" if all(bool(v) for v in checks.values()) else "check failed"
 
 
+def _pid_alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
+
+
 def _clean_stale(out: pathlib.Path, name: str) -> None:
+  """Removes temp folders of *dead* runs; restores a backup a crash left between the two renames."""
   if not out.exists():
     return
-  for stale in out.glob(f".{name}.tmp-*"):
-    shutil.rmtree(stale, ignore_errors=True)
+  final = out / name
+  for stale in sorted(out.glob(f".{name}.tmp-*")):
+    parts = stale.name.split("-")
+    try:
+      pid = int(parts[1])
+    except (IndexError, ValueError):
+      continue
+    if pid != os.getpid() and _pid_alive(pid):
+      continue  # another run in progress
+    if stale.name.endswith("-old") and not final.exists():
+      os.replace(stale, final)
+    else:
+      shutil.rmtree(stale, ignore_errors=True)
 
 
 def _write_figure(module, results: dict[str, Any], stem: pathlib.Path) -> None:
@@ -389,7 +428,9 @@ def run_experiment(name: str,
       if meta.get("config_hash") == chash:
         if figures is not None and (final / "figure.png").exists():
           _copy_figure(final / "figure.png", pathlib.Path(figures), name)
-        return RunRecord(name, "cached", _format_gap(stored.get("gap")), time.perf_counter() - t0,
+        # A cached failure is still a failure.
+        status = "cached" if meta.get("status") == "ok" else f"{meta.get('status')} (cached)"
+        return RunRecord(name, status, _format_gap(stored.get("gap")), time.perf_counter() - t0,
                          str(final))
     _clean_stale(out, name)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -31,9 +31,9 @@ def xlogx(x: Array) -> Array:
 
 
 def safe_sqrt(x: Array) -> Array:
-  """√x for x > 0 and 0 at x <= 0, with a zero gradient at 0 (instead of +inf)."""
+  """√x for x > 0, 0 at x <= 0 (NaN stays NaN), with a zero gradient at 0 (instead of +inf)."""
   pos = x > 0
-  return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
+  return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), jnp.where(jnp.isnan(x), jnp.nan, 0.0))
 
 
 def phi(x: Array) -> Array:

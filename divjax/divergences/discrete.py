@@ -107,9 +107,20 @@ def normalized_log_probs(x: ArrayLike,
     _validate.mask("where", where, jnp.shape(lx), axis=axis)
     lx = jnp.where(where, lx, -jnp.inf)
   finite = jnp.isfinite(lx)
+  has_mass = jnp.any(finite, axis=axis, keepdims=True)
+  if where is not None and _validate.is_concrete((x, where)) and not bool(jnp.all(has_mass)):
+    raise ValueError(f"{name} has no probability mass on the categories kept by where: the "
+                     "conditional distribution is undefined.")
   # A logsumexp whose gradient ignores the -inf entries.
   lse = jax.nn.logsumexp(jnp.where(finite, lx, -jnp.inf), axis=axis, keepdims=True)
-  return jnp.where(finite, lx - lse, -jnp.inf)
+  # Under jit an empty distribution cannot raise: it becomes NaN rather than a silent number.
+  return jnp.where(finite, lx - jnp.where(has_mass, lse, 0.0), jnp.where(has_mass, -jnp.inf, jnp.nan))
+
+
+def _guard(value: Array, lp: Array, lq: Array, axis: int) -> Array:
+  """NaN where an input distribution is undefined (NaN log-probabilities, e.g. an empty mask under jit)."""
+  bad = jnp.any(jnp.isnan(lp) | jnp.isnan(lq), axis=axis)
+  return jnp.where(bad, jnp.nan, value)
 
 
 def _prepare(p: ArrayLike, q: ArrayLike, axis: int, where: ArrayLike | None,
@@ -194,7 +205,7 @@ def kl_divergence(p: ArrayLike,
     Kullback & Leibler, *On information and sufficiency*, Ann. Math. Statist. 22, 1951.
   """
   lp, lq = _prepare(p, q, axis, where, logits)
-  return _kl_from_log_probs(lp, lq, axis)
+  return _guard(_kl_from_log_probs(lp, lq, axis), lp, lq, axis)
 
 
 def reverse_kl_divergence(p: ArrayLike,
@@ -212,7 +223,7 @@ def reverse_kl_divergence(p: ArrayLike,
     Minka, *Divergence measures and message passing*, MSR-TR-2005-173, 2005.
   """
   lp, lq = _prepare(p, q, axis, where, logits)
-  return _kl_from_log_probs(lq, lp, axis)
+  return _guard(_kl_from_log_probs(lq, lp, axis), lp, lq, axis)
 
 
 def js_divergence(p: ArrayLike,
@@ -237,7 +248,8 @@ def js_divergence(p: ArrayLike,
   lm = jnp.where(any_pos,
                  jnp.logaddexp(jnp.where(any_pos, lp, 0.0), jnp.where(any_pos, lq, 0.0)) - _LOG2,
                  -jnp.inf)
-  return 0.5 * (_kl_from_log_probs(lp, lm, axis) + _kl_from_log_probs(lq, lm, axis))
+  js = 0.5 * (_kl_from_log_probs(lp, lm, axis) + _kl_from_log_probs(lq, lm, axis))
+  return _guard(js, lp, lq, axis)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -260,7 +272,7 @@ def total_variation(p: ArrayLike,
   """
   pair = _Pair(*_prepare(p, q, axis, where, logits))
   terms = jnp.where(pair.both, jnp.abs(pair.q_minus_p()), pair.p + pair.q)
-  return 0.5 * jnp.sum(terms, axis=axis)
+  return _guard(0.5 * jnp.sum(terms, axis=axis), pair.lp, pair.lq, axis)
 
 
 def squared_hellinger_distance(p: ArrayLike,
@@ -281,7 +293,7 @@ def squared_hellinger_distance(p: ArrayLike,
   """
   pair = _Pair(*_prepare(p, q, axis, where, logits))
   terms = jnp.where(pair.both, pair.q_minus_p(0.5)**2, pair.p + pair.q)
-  return 0.5 * jnp.sum(terms, axis=axis)
+  return _guard(0.5 * jnp.sum(terms, axis=axis), pair.lp, pair.lq, axis)
 
 
 def hellinger_distance(p: ArrayLike,
@@ -292,8 +304,19 @@ def hellinger_distance(p: ArrayLike,
                        logits: bool = False) -> Array:
   r"""Hellinger distance :math:`H(p, q) = \sqrt{H^2(p, q)}`, a metric with values in [0, 1].
 
+  .. math::  H(p, q) = \Big(\tfrac12\sum_i (\sqrt{p_i} - \sqrt{q_i})^2\Big)^{1/2}
+
   See :func:`squared_hellinger_distance`. At :math:`p = q` the distance is not differentiable; the
   gradient returned there is zero.
+
+  Args:
+    p, q, axis, where, logits: as in :func:`kl_divergence`.
+
+  Returns:
+    The distance with ``axis`` reduced.
+
+  References:
+    Le Cam & Yang, *Asymptotics in Statistics*, 2000, §3.
   """
   return _safe_sqrt(squared_hellinger_distance(p, q, axis=axis, where=where, logits=logits))
 
@@ -326,7 +349,7 @@ def chi2_divergence(p: ArrayLike,
   term_small = pair.q * jnp.expm1(small_d)**2
   terms = jnp.where(pair.both, jnp.where(big, term_big, term_small),
                     jnp.where(pair.p_pos, jnp.inf, pair.q))
-  return jnp.sum(terms, axis=axis)
+  return _guard(jnp.sum(terms, axis=axis), pair.lp, pair.lq, axis)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -336,13 +359,15 @@ def chi2_divergence(p: ArrayLike,
 def _power_sum(pair: _Pair, alpha: Array, axis: int) -> tuple[Array, Array, Array]:
   """Pieces of S_α = Σ p^α q^{1−α} for α > 0.
 
-  Returns (T, log_S, stable). T = (S − 1)/(α − 1) is computed as
+  Returns (T, log_S, use_T). T = (S − 1)/(α − 1) is computed as
 
       T = Σ p (expm1(−δ) + δ) + Σ p δ φ((α−1)δ),      φ(x) = (eˣ − 1 − x)/x,
 
   whose first sum is KL(p‖q) with non-negative terms and whose second has terms of one sign (that
-  of α − 1): exact at α = 1 and accurate to relative precision as p → q. It is used when ``stable``
-  (no (α−1)δ above the overflow guard); otherwise log_S = logsumexp(α ℓp + (1 − α) ℓq) is.
+  of α − 1): exact at α = 1 and accurate to relative precision as p → q. It is used (``use_T``)
+  when no (α−1)δ exceeds the overflow guard and |(α−1)T| < ½, i.e. S is within a factor 2 of 1;
+  otherwise the two sums would cancel (α < 1, nearly disjoint supports) or overflow, and
+  log_S = logsumexp(α ℓp + (1 − α) ℓq) is used instead — no cancellation there, since S is far from 1.
   """
   a = alpha - 1.0
   d = pair.delta
@@ -360,7 +385,8 @@ def _power_sum(pair: _Pair, alpha: Array, axis: int) -> tuple[Array, Array, Arra
   e = jnp.where(pair.both, alpha * lp_safe + (1.0 - alpha) * lq_safe,
                 jnp.where(pair.p_pos & (alpha > 1.0), jnp.inf, -jnp.inf))
   log_S = jax.nn.logsumexp(e, axis=axis)
-  return T, log_S, stable
+  use_T = stable & (jnp.abs(a * T) < 0.5)
+  return T, log_S, use_T
 
 
 def _check_order(name: str, alpha: ArrayLike, *, positive: bool) -> Array:
@@ -402,13 +428,12 @@ def renyi_divergence(p: ArrayLike,
   """
   alpha = _check_order("alpha", alpha, positive=True)
   pair = _Pair(*_prepare(p, q, axis, where, logits))
-  T, log_S, stable = _power_sum(pair, alpha, axis)
+  T, log_S, use_T = _power_sum(pair, alpha, axis)
   a = alpha - 1.0
-  finite = jnp.isfinite(T)
-  T_safe = jnp.where(finite, T, 0.0)
-  via_T = jnp.where(finite, T_safe * _numerics.log1p_ratio(jnp.maximum(a * T_safe, -1.0)), jnp.inf)
-  via_lse = log_S / jnp.where(a == 0, 1.0, a)
-  return jnp.where(stable, via_T, via_lse)
+  T_safe = jnp.where(use_T, T, 0.0)
+  via_T = T_safe * _numerics.log1p_ratio(a * T_safe)
+  via_lse = jnp.where(use_T, 0.0, log_S) / jnp.where(a == 0, 1.0, a)
+  return _guard(jnp.where(use_T, via_T, via_lse), pair.lp, pair.lq, axis)
 
 
 def alpha_divergence(p: ArrayLike,
@@ -444,10 +469,10 @@ def alpha_divergence(p: ArrayLike,
   # D_α(p‖q) = D_{1−α}(q‖p): evaluate with an order >= ½.
   b = jnp.where(upper, alpha, 1.0 - alpha)
   pair = _Pair(jnp.where(upper, lp, lq), jnp.where(upper, lq, lp))
-  T, log_S, stable = _power_sum(pair, b, axis)
+  T, log_S, use_T = _power_sum(pair, b, axis)
   a = b - 1.0
-  via_lse = jnp.expm1(log_S) / jnp.where(a == 0, 1.0, a)
-  return jnp.where(stable, T, via_lse) / b
+  via_lse = jnp.expm1(jnp.where(use_T, 0.0, log_S)) / jnp.where(a == 0, 1.0, a)
+  return _guard(jnp.where(use_T, jnp.where(use_T, T, 0.0), via_lse) / b, lp, lq, axis)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -489,7 +514,7 @@ def cauchy_schwarz_divergence(p: ArrayLike,
                     -jnp.inf)
   far = ~near & jnp.any(pair.both, axis=axis)
   via_log = -jax.nn.logsumexp(jnp.where(jnp.expand_dims(far, axis), cross, 0.0), axis=axis)
-  return jnp.where(near, via_sq, jnp.where(far, via_log, jnp.inf))
+  return _guard(jnp.where(near, via_sq, jnp.where(far, via_log, jnp.inf)), lp, lq, axis)
 
 
 def _lse_finite(x: Array, axis: int) -> Array:
@@ -514,9 +539,9 @@ def f_divergence(generator: FGenerator,
              + f'(\infty) \sum_{i:\,q_i = 0} p_i,
              \qquad f'(\infty) = \lim_{u\to\infty} f(u)/u.
 
-  Terms with :math:`p_i > q_i` are evaluated in perspective form :math:`p_i\, f(u_i)/u_i`, so ratios up
-  to the dtype's overflow threshold (about :math:`e^{88}` in float32) are exact; larger ratios are
-  clipped there. Works with any :class:`~divjax.divergences.FGenerator`, including user-defined ones
+  Terms with :math:`p_i > q_i` are evaluated in perspective form :math:`p_i\, f(u_i)/u_i`, so ratios
+  within the dtype's normal range (about :math:`e^{\pm 87}` in float32) are exact; more extreme ratios
+  are clipped to it. Works with any :class:`~divjax.divergences.FGenerator`, including user-defined ones
   (the generator is a pytree, so its parameters may be traced). Prefer the dedicated functions
   (:func:`kl_divergence`, :func:`alpha_divergence`, …) for the built-in divergences: they are exact
   for any ratio and cancellation-free near p = q.
@@ -535,8 +560,9 @@ def f_divergence(generator: FGenerator,
   if not isinstance(generator, FGenerator):
     raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")
   pair = _Pair(*_prepare(p, q, axis, where, logits))
-  limit = jnp.log(jnp.finfo(pair.delta.dtype).max) - 1.0
-  d = jnp.clip(pair.delta, -limit, limit)
+  info = jnp.finfo(pair.delta.dtype)
+  # Ratios are kept within the normal range [tiny, max/e], so u and 1/u never under- or overflow.
+  d = jnp.clip(pair.delta, jnp.log(info.tiny) + 1.0, jnp.log(info.max) - 1.0)
   u = jnp.exp(d)
   below = d <= 0
   u_below = jnp.where(below, u, 1.0)
@@ -552,5 +578,5 @@ def f_divergence(generator: FGenerator,
   only_q = jnp.where(pair.q_pos, q_safe * f0, 0.0)
   only_p = jnp.where(pair.p_pos, p_safe * f_inf, 0.0)
   terms = jnp.where(pair.both, term_both, jnp.where(pair.p_pos, only_p, only_q))
-  return jnp.sum(terms, axis=axis)
+  return _guard(jnp.sum(terms, axis=axis), pair.lp, pair.lq, axis)
 

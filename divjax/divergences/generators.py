@@ -363,17 +363,20 @@ NEYMAN_CHI2 = FGenerator(
 
 
 def _jeffreys_conjugate(t: Array) -> Array:
-  # The sup of tu − (u−1)log u has no elementary closed form: solve f'(u) = t by Newton on log u.
-  return t * _jeffreys_f_prime_inverse(t) - _jeffreys_f(_jeffreys_f_prime_inverse(t))
+  # No elementary closed form: at the root s = log u* of f'(u) = t, i.e. t = s + 1 − e^{−s},
+  # f*(t) = t u* − (u* − 1) s = u* − 1 + s = expm1(s) + s (no inf − inf for large t).
+  s = _jeffreys_log_f_prime_inverse(t)
+  return jnp.expm1(s) + s
 
 
 def _jeffreys_f(u: Array) -> Array:
   return (u - 1.0) * _safe_log(u)
 
 
-def _jeffreys_f_prime_inverse(t: Array) -> Array:
-  # f'(u) = log u + 1 − 1/u is increasing from −inf to +inf: Newton on s = log u (convex in s),
-  # started from the tangent of the dominant term, 40 steps reach float64 round-off.
+def _jeffreys_log_f_prime_inverse(t: Array) -> Array:
+  # f'(u) = log u + 1 − 1/u is increasing from −inf to +inf: Newton on s = log u (g(s) = s + 1 − e^{−s}
+  # − t is concave and increasing, so the iterates approach the root monotonically after one step),
+  # started from the tangent of the dominant term; 40 steps reach float64 round-off.
   t = jnp.asarray(t)
   s0 = jnp.where(t > 1.0, t - 1.0, -jnp.log(jnp.maximum(1.0 - t, 1e-30)))
 
@@ -382,8 +385,11 @@ def _jeffreys_f_prime_inverse(t: Array) -> Array:
     dg = 1.0 + jnp.exp(-s)
     return s - g / dg
 
-  s = jax.lax.fori_loop(0, 40, body, s0)
-  return jnp.exp(s)
+  return jax.lax.fori_loop(0, 40, body, s0)
+
+
+def _jeffreys_f_prime_inverse(t: Array) -> Array:
+  return jnp.exp(_jeffreys_log_f_prime_inverse(t))
 
 
 JEFFREYS = FGenerator(
@@ -469,8 +475,11 @@ def _alpha_conjugate(t: Array, alpha: Array) -> Array:
 
 
 def _alpha_h(u: Array, alpha: Array) -> Array:
-  # h(u) = u² f''(u) = u^α.
-  return jnp.exp(alpha * _safe_log(u))
+  # h(u) = u² f''(u) = u^α, with 0^0 = 1 and 0^α = +inf for α < 0.
+  u, alpha = jnp.broadcast_arrays(jnp.asarray(u), jnp.asarray(alpha, dtype=jnp.result_type(u, 1.0)))
+  pos = u > 0
+  at_zero = jnp.where(alpha > 0, 0.0, jnp.where(alpha == 0, 1.0, jnp.inf))
+  return jnp.where(pos, jnp.exp(alpha * jnp.log(jnp.where(pos, u, 1.0))), at_zero)
 
 
 def alpha_generator(alpha: float | Array) -> FGenerator:

@@ -228,3 +228,42 @@ def test_sweep_shared_arguments_do_not_recompile():
 def test_sweep_rejects_mismatched_leading_axes():
   with pytest.raises(ValueError, match=r"same leading axis"):
     _harness.sweep(lambda a, b: a + b, jnp.zeros(3), jnp.zeros(4))
+
+
+def test_cached_failure_is_still_reported_as_failure(toy, tmp_path):
+  toy("toy", check=False)
+  assert _cli.main(["run", "toy", "--out", str(tmp_path)]) == 1
+  record = _harness.run_experiment("toy", out=tmp_path)
+  assert record.status == "check failed (cached)"
+  assert _cli.main(["run", "toy", "--out", str(tmp_path)]) == 1
+
+
+def test_cache_key_covers_library_source_and_x64(toy, tmp_path, monkeypatch):
+  base = _harness.config_hash("toy", ToyConfig(), 0)
+  monkeypatch.setattr(_harness, "_source_digest", lambda name: "edited")
+  assert _harness.config_hash("toy", ToyConfig(), 0) != base
+  monkeypatch.undo()
+  with jax.enable_x64(True):
+    assert _harness.config_hash("toy", ToyConfig(), 0) != base
+
+
+def test_stale_cleanup_spares_live_runs_and_restores_an_interrupted_swap(toy, tmp_path):
+  toy("toy")
+  live = tmp_path / f".toy.tmp-{1}"  # pid 1 is alive (init)
+  live.mkdir(parents=True)
+  dead = tmp_path / ".toy.tmp-999999999"
+  dead.mkdir()
+  backup = tmp_path / ".toy.tmp-999999998-old"  # a crash between the two renames
+  backup.mkdir()
+  (backup / "results.json").write_text("{}")
+  _harness._clean_stale(tmp_path, "toy")
+  assert live.exists() and not dead.exists() and not backup.exists()
+  assert (tmp_path / "toy" / "results.json").read_text() == "{}"
+
+
+def test_plot_failure_on_non_finite_gap_is_avoided(tmp_path):
+  from experiments import fdiv_modes
+  results = {"tables": {"minima": [], "theory": [{"a": 1.0, "mu": 0.0, "sigma": 1.4}]},
+             "gap": {"metric": "m", "value": "inf", "tolerance": 1e-3}}
+  fig = fdiv_modes.plot(results)
+  assert fig is not None
