@@ -84,8 +84,9 @@ def pn_criterion(R1: Array, R2: Array, eps: Array, n: int | None = None) -> PNCr
     n: optional sample size to judge.
 
   Returns:
-    :class:`PNCriterion` with the smallest acceptable n (the larger root of
-    :math:`D^* n^2 - R_1 n - R_2 = 0`) and, given n, the verdict.
+    :class:`PNCriterion` with ``n_min``, the larger root of :math:`D^* n^2 - R_1 n - R_2 = 0`: every
+    n >= n_min is accepted. (When R₂ < 0 the truncated expansion can also dip below D* at some smaller
+    n, where it is not trustworthy; n_min is then conservative.) Given n, the verdict and the risk.
 
   References:
     Sheena, arXiv:2105.08947, §3.
@@ -121,8 +122,9 @@ def mardia_kurtosis(x: Array) -> Array:
 def normal_model_p_eff(x: Array) -> Array:
   r"""Effective dimension :math:`p_\mathrm{eff} = \mathrm{tr}(G^{-1}K) = d + (b_2 - d)/2` of the
   d-variate normal model on data x ``[n, d]`` (p = d + d(d+1)/2 when the data are normal)."""
+  b2 = mardia_kurtosis(x)
   d = np.shape(x)[1]
-  return d + (mardia_kurtosis(x) - d) / 2.0
+  return d + (b2 - d) / 2.0
 
 
 class CompressionStep(NamedTuple):

@@ -112,8 +112,11 @@ def fisher_information(family: ExponentialFamily, theta: Array) -> Array:
   return jax.hessian(family.log_partition)(theta)
 
 
+@jax.jit
 def cumulants(family: ExponentialFamily, theta: Array) -> tuple[Array, Array, Array]:
   r"""The cumulants of T under :math:`p_\theta`: :math:`(G, \psi_{abc}, \psi_{abcd})` by autodiff.
+
+  Jitted (the family is static configuration): compiled once per family object and shape.
 
   Returns:
     ``G`` ``[p, p]``, ``psi3`` ``[p, p, p]``, ``psi4`` ``[p, p, p, p]``.

@@ -23,6 +23,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -136,6 +137,7 @@ def _check_samples(family: ExponentialFamily, samples: Any, name: str = "samples
   return x
 
 
+@functools.partial(jax.jit, static_argnames=("max_iters", "tol"))
 def _newton(family: ExponentialFamily, eta: Array, theta0: Array, *, max_iters: int,
             tol: float) -> ProjectionResult:
   psi = family.log_partition
@@ -155,9 +157,10 @@ def _newton(family: ExponentialFamily, eta: Array, theta0: Array, *, max_iters: 
     step = jnp.linalg.solve(H, g)
     dec = jnp.dot(g, step)  # Newton decrement squared
     f0 = F(th)
+    noise = 16 * jnp.finfo(th.dtype).eps * (jnp.abs(psi(th)) + jnp.abs(jnp.dot(th, eta)))
 
     def shrink(t):
-      return (t > 1e-12) & (F(th - t * step) > f0 - 0.25 * t * dec)
+      return (t > 1e-12) & (F(th - t * step) > f0 - 0.25 * t * dec + noise)
 
     t = jax.lax.while_loop(shrink, lambda t: 0.5 * t, jnp.ones((), th.dtype))
     th_new = th - t * step

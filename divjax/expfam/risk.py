@@ -276,7 +276,8 @@ def monte_carlo_risk(key: Array, family: ExponentialFamily, theta_star: Array,
     kl = kl_divergence(family, theta_star, theta_hat)
     return jnp.where(ok, kl, 0.0), ok
 
-  keys = jax.random.split(key, num_batches * batch).reshape(num_batches, batch, -1)
+  keys = jax.random.split(key, num_batches * batch)
+  keys = keys.reshape(num_batches, batch, *keys.shape[1:])
   kls, oks = jax.lax.map(jax.vmap(one), keys)
   kls = kls.reshape(-1)[:num_replications]
   oks = oks.reshape(-1)[:num_replications]
