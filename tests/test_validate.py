@@ -266,8 +266,10 @@ def test_nonnegative_rejects_inf():
 
 def test_value_checks_are_skipped_under_vmap_and_grad():
   x = jnp.array([[-1.0, jnp.nan]])
-  jax.vmap(lambda v: _validate.nonnegative("counts", v))(x)
-  jax.grad(lambda v: _validate.positive("counts", v).sum())(jnp.array([-1.0]))
+  out = jax.vmap(lambda v: _validate.nonnegative("counts", v))(x)
+  np.testing.assert_array_equal(out, x)  # passed through unchecked, unchanged
+  g = jax.grad(lambda v: _validate.positive("counts", v).sum())(jnp.array([-1.0]))
+  np.testing.assert_array_equal(g, [1.0])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -465,7 +467,8 @@ def test_mask_accepts_a_list_of_bools():
 def test_mask_of_jax_array_does_not_warn():
   with warnings.catch_warnings():
     warnings.simplefilter("error")
-    _validate.mask("where", jnp.array([True, False, True]), (2, 3))
+    where = jnp.array([True, False, True])
+    assert _validate.mask("where", where, (2, 3)) is where
 
 
 def test_mask_rejects_masking_a_whole_row():
