@@ -3,6 +3,6 @@
 See :mod:`experiments._harness` for the contract every experiment module follows.
 """
 
-from experiments._harness import EXPERIMENTS, load, run_experiment, sweep
+from experiments._harness import EXPERIMENTS, load, load_results, run_experiment, sweep
 
-__all__ = ["EXPERIMENTS", "load", "run_experiment", "sweep"]
+__all__ = ["EXPERIMENTS", "load", "load_results", "run_experiment", "sweep"]

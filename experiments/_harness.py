@@ -53,6 +53,8 @@ __all__ = [
     "sweep",
     "RunRecord",
     "run_experiment",
+    "results_root",
+    "load_results",
     "replot",
     "to_jsonable",
     "format_table",
@@ -482,6 +484,37 @@ def run_experiment(name: str,
     sys.stderr.write(tb.getvalue())
     return RunRecord(name, "error", "-", time.perf_counter() - t0, str(final),
                      f"{type(err).__name__}: {err}")
+
+
+def results_root(out: str | os.PathLike | None = None) -> pathlib.Path:
+  """The results root: ``out`` if given, else ``$DIVJAX_RESULTS``, else ``results/``.
+
+  CI points ``DIVJAX_RESULTS`` at the folder its main job wrote, so the end-to-end tests and the
+  notebooks reuse those runs (the config hash covers config, seed, sources and jax version) instead
+  of recomputing them.
+  """
+  if out is not None:
+    return pathlib.Path(out)
+  return pathlib.Path(os.environ.get("DIVJAX_RESULTS") or "results")
+
+
+def load_results(name: str, *, scale: str = "quick", seed: int = 0,
+                 out: str | os.PathLike | None = None, force: bool = False) -> dict[str, Any]:
+  """Runs ``name`` through :func:`run_experiment` (reusing a cached result) and returns its JSON.
+
+  This is what the notebooks call: the returned document is exactly what ``results.json`` holds
+  (``metadata``, ``tables``, ``summary``, ``gap``, ``checks``, ``timings``), so ``module.plot`` can
+  draw it.
+
+  Raises:
+    RuntimeError: if the run (or the cached run) did not finish with status ``ok``.
+  """
+  root = results_root(out)
+  record = run_experiment(name, scale=scale, seed=seed, out=root, force=force)
+  if record.status not in ("ok", "cached"):
+    raise RuntimeError(f"experiment {name!r} finished with status {record.status!r}: "
+                       f"{record.message or 'see results.json checks'}")
+  return json.loads((root / name / "results.json").read_text())
 
 
 def replot(name: str, *, out: str | os.PathLike = "results",

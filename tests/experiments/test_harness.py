@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import json
+import pathlib
 import sys
 import types
 
@@ -267,3 +268,16 @@ def test_plot_failure_on_non_finite_gap_is_avoided(tmp_path):
              "gap": {"metric": "m", "value": "inf", "tolerance": 1e-3}}
   fig = fdiv_modes.plot(results)
   assert fig is not None
+
+
+def test_results_root_prefers_argument_then_environment(monkeypatch, tmp_path):
+  monkeypatch.delenv("DIVJAX_RESULTS", raising=False)
+  assert _harness.results_root() == pathlib.Path("results")
+  monkeypatch.setenv("DIVJAX_RESULTS", str(tmp_path))
+  assert _harness.results_root() == tmp_path
+  assert _harness.results_root("elsewhere") == pathlib.Path("elsewhere")
+
+
+def test_load_results_raises_when_the_run_fails(tmp_path):
+  with pytest.raises(RuntimeError, match="no_such_experiment.*error"):
+    _harness.load_results("no_such_experiment", out=tmp_path)
