@@ -1,0 +1,11 @@
+"""Information-bottleneck quantities and information-theoretic generalisation bounds.
+
+* :mod:`~divjax.ib.layerwise` — layerwise KL and W₁ generalisation bounds on the linear-Gaussian
+  instance, and contraction (SDPI) coefficients of Dropout, DropConnect and Gaussian noise injection
+  (He, Yu & Goldfeld, arXiv:2404.03176).
+"""
+
+from divjax.ib import layerwise
+from divjax.ib.layerwise import *  # noqa: F401,F403
+
+__all__ = [*layerwise.__all__]
