@@ -327,7 +327,9 @@ def test_spec_B4_dropout_kl_contraction_is_075_at_width_2(x64):
   assert 0.75 - 2e-3 <= lower <= upper + 1e-9 and upper == pytest.approx(0.75, abs=1e-12)
   # Width 1 is the erasure channel: 1 − p.
   k1 = dropout_channel(1, 0.5)
-  lower1 = float(lw.kl_contraction_lower_bound(jax.random.key(1), k1, num_restarts=4, num_steps=200))
+  jitted = jax.jit(lambda key, ch: lw.kl_contraction_lower_bound(key, ch, num_restarts=4,
+                                                                  num_steps=200))
+  lower1 = float(jitted(jax.random.key(1), k1))
   assert lower1 == pytest.approx(0.5, abs=1e-6)
 
 
@@ -403,6 +405,33 @@ def test_layerwise_bounds_vmap_over_keys():
                                                      num_samples=512))(keys)
   assert out.w1_bound.shape == (3, 5) and np.isfinite(np.asarray(out.w1_bound)).all()
   np.testing.assert_allclose(out.kl[0], lw.linear_gaussian_layer_kl(weights, n=n), rtol=1e-6)
+
+
+def test_remaining_functions_jit_and_vmap(x64):
+  weights, s, n = spec_instance()
+  mu = np.linspace(-0.3, 0.3, 6)
+  ns = jnp.asarray([5.0, 20.0, 100.0])
+  kl = jax.jit(jax.vmap(lambda m: lw.linear_gaussian_layer_kl(weights, n=m)))(ns)
+  np.testing.assert_allclose(kl[:, 0], -1.5 * np.log1p(-1 / np.asarray(ns)), rtol=1e-12)
+  gaps = jax.jit(jax.vmap(lambda m: lw.linear_gaussian_squared_loss_gap(weights, mu, n=m,
+                                                                         input_scale=s)))(ns)
+  for g, m in zip(gaps, [5, 20, 100]):
+    np.testing.assert_allclose(g, lw.linear_gaussian_squared_loss_gap(weights, mu, n=m,
+                                                                      input_scale=s), rtol=1e-10)
+  grad = jax.grad(lambda m_: lw.linear_gaussian_squared_loss_gap(weights, m_, n=20, input_scale=s))(
+      jnp.asarray(mu))
+  assert np.isfinite(np.asarray(grad)).all()
+  keys = jax.random.split(jax.random.key(0), 2)
+  out = jax.vmap(lambda k: lw.linear_gaussian_output_kl(k, weights, mu, n=n, input_scale=s,
+                                                         num_samples=256, num_grid=257))(keys)
+  assert out.shape == (2,) and np.isfinite(np.asarray(out)).all()
+  eps = jnp.asarray([0.1, 0.2, 0.3])
+  bscs = jax.vmap(lambda e: jnp.asarray([[1 - e, e], [e, 1 - e]]))(eps)
+  np.testing.assert_allclose(jax.jit(jax.vmap(lw.tv_contraction_coefficient))(bscs), 1 - 2 * eps,
+                             rtol=1e-12)
+  np.testing.assert_allclose(jax.jit(lw.contracted_kl_bound)(2.0, jnp.asarray([0.5, 0.5, 0.8])),
+                             [1.0, 0.5, 0.4], rtol=1e-12)
+  assert int(jax.jit(lw.network_rank)(weights)) == 3
 
 
 # ---------------------------------------------------------------------------------------------------
