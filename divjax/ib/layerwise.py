@@ -119,6 +119,16 @@ def _check_n(n: ArrayLike) -> ArrayLike:
   return n
 
 
+def _check_instance(weights: Sequence[ArrayLike], mean: ArrayLike, n: ArrayLike,
+                    input_scale: ArrayLike) -> tuple[tuple[Array, ...], ArrayLike]:
+  """Checks (weights, μ, n, s) of the linear-Gaussian instance; returns the weights and n."""
+  _validate.finite("mean", mean)
+  _validate.ndim("mean", mean, 1)
+  weights = _check_weights(weights, np.shape(mean)[0])
+  _validate.positive_scalar("input_scale", input_scale)
+  return weights, _check_n(n)
+
+
 def _check_rate(rate: ArrayLike) -> ArrayLike:
   _validate.finite("rate", rate)
   if _validate.is_concrete(rate):
@@ -370,11 +380,7 @@ def linear_gaussian_output_kl(key: Array, weights: Sequence[ArrayLike], mean: Ar
     He, Yu & Goldfeld, arXiv:2404.03176.
     Casella & Robert, *Rao–Blackwellisation of sampling schemes*, Biometrika 83, 1996.
   """
-  _validate.finite("mean", mean)
-  _validate.ndim("mean", mean, 1)
-  weights = _check_weights(weights, np.shape(mean)[0])
-  n = _check_n(n)
-  _validate.positive_scalar("input_scale", input_scale)
+  weights, n = _check_instance(weights, mean, n, input_scale)
   _validate.integer("num_samples", num_samples, minimum=2)
   _validate.integer("num_grid", num_grid, minimum=16)
   return _output_kl(key, tuple(weights), *_float(mean, n, input_scale), num_samples, num_grid)
@@ -383,17 +389,8 @@ def linear_gaussian_output_kl(key: Array, weights: Sequence[ArrayLike], mean: Ar
 @jax.jit(static_argnums=(5, 6))
 def _output_kl(key: Array, weights: tuple[Array, ...], mean: Array, n: Array, s: Array,
                num_samples: int, num_grid: int) -> Array:
-  d = mean.shape[0]
-  a = _chain(weights, d)[-1].astype(mean.dtype)
-  m = a.T @ a
-  k_test, k_train = jax.random.split(key)
-  mu_hat = mean + s / jnp.sqrt(n) * jax.random.normal(k_test, (num_samples, d), mean.dtype)
-  loc_test = mu_hat @ (m @ mean)
-  sd_test = s * jnp.linalg.norm(mu_hat @ m, axis=-1)
-  u = mean + s * jax.random.normal(k_train, (num_samples, d), mean.dtype)
-  mu_ = u @ m
-  loc_train = jnp.sum(((n - 1.0) * mean + u) * mu_, axis=-1) / n
-  sd_train = s * jnp.sqrt(n - 1.0) * jnp.linalg.norm(mu_, axis=-1) / n
+  a = _chain(weights, mean.shape[0])[-1].astype(mean.dtype)
+  _, loc_test, sd_test, loc_train, sd_train = _output_laws(key, a, mean, n, s, num_samples)
   lo = jnp.minimum(jnp.min(loc_test - 8 * sd_test), jnp.min(loc_train - 8 * sd_train))
   hi = jnp.maximum(jnp.max(loc_test + 8 * sd_test), jnp.max(loc_train + 8 * sd_train))
   grid = jnp.linspace(lo, hi, num_grid)
@@ -403,6 +400,22 @@ def _output_kl(key: Array, weights: tuple[Array, ...], mean: Array, n: Array, s:
     return jax.nn.logsumexp(logp, axis=1)
 
   return kl_divergence(log_mixture(loc_train, sd_train), log_mixture(loc_test, sd_test), logits=True)
+
+
+def _output_laws(key: Array, a: Array, mean: Array, n: Array, s: Array,
+                 num_samples: int) -> tuple[Array, ...]:
+  """Mixture components of ŷ (Y = +1): μ̂ draws, test (loc, sd) given μ̂, train (loc, sd) given U_i."""
+  d = mean.shape[0]
+  m = a.T @ a
+  k_test, k_train = jax.random.split(key)
+  mu_hat = mean + s / jnp.sqrt(n) * jax.random.normal(k_test, (num_samples, d), mean.dtype)
+  loc_test = mu_hat @ (m @ mean)
+  sd_test = s * jnp.linalg.norm(mu_hat @ m, axis=-1)
+  u = mean + s * jax.random.normal(k_train, (num_samples, d), mean.dtype)
+  mu_ = u @ m
+  loc_train = jnp.sum(((n - 1.0) * mean + u) * mu_, axis=-1) / n
+  sd_train = s * jnp.sqrt(n - 1.0) * jnp.linalg.norm(mu_, axis=-1) / n
+  return mu_hat, loc_test, sd_test, loc_train, sd_train
 
 
 def _quadratic_form_second_moment(q: Array, m: Array, c: Array) -> Array:
@@ -440,11 +453,7 @@ def linear_gaussian_squared_loss_gap(weights: Sequence[ArrayLike], mean: ArrayLi
     He, Yu & Goldfeld, arXiv:2404.03176 (binary Gaussian classification with linear networks).
     Mathai & Provost, *Quadratic Forms in Random Variables*, 1992, Thm 3.2b.2.
   """
-  _validate.finite("mean", mean)
-  _validate.ndim("mean", mean, 1)
-  weights = _check_weights(weights, np.shape(mean)[0])
-  n = _check_n(n)
-  _validate.positive_scalar("input_scale", input_scale)
+  weights, n = _check_instance(weights, mean, n, input_scale)
   mean, n, s = _float(mean, n, input_scale)
   d = mean.shape[0]
   a = _chain(weights, d)[-1].astype(mean.dtype)
@@ -524,11 +533,7 @@ def linear_gaussian_bounds(key: Array, weights: Sequence[ArrayLike], mean: Array
     Bu, Zou & Veeravalli, arXiv:1901.04609 (individual-sample MI bounds).
     Boucheron, Lugosi & Massart, *Concentration Inequalities*, 2013, Thm 5.6 (Gaussian concentration).
   """
-  _validate.finite("mean", mean)
-  _validate.ndim("mean", mean, 1)
-  weights = _check_weights(weights, np.shape(mean)[0])
-  n = _check_n(n)
-  _validate.positive_scalar("input_scale", input_scale)
+  weights, n = _check_instance(weights, mean, n, input_scale)
   _validate.integer("num_samples", num_samples, minimum=2)
   return _bounds(key, tuple(weights), *_float(mean, n, input_scale), num_samples)
 
@@ -543,16 +548,10 @@ def _bounds(key: Array, weights: tuple[Array, ...], mean: Array, n: Array, s: Ar
   a = maps[-1]
   m = a.T @ a
   proj = jnp.linalg.pinv(a) @ a
-  k_test, k_train = jax.random.split(key)
 
   # The gap (absolute loss), Rao–Blackwellised.
-  g = jax.random.normal(k_test, (num_samples, d), dtype)
-  mu_hat = mean + s / jnp.sqrt(n) * g
-  loss_test = _folded_normal_mean(mu_hat @ (m @ mean) - 1.0, s * jnp.linalg.norm(mu_hat @ m, axis=-1))
-  u = mean + s * jax.random.normal(k_train, (num_samples, d), dtype)
-  mu_ = u @ m
-  loc_train = jnp.sum(((n - 1.0) * mean + u) * mu_, axis=-1) / n
-  sd_train = s * jnp.sqrt(n - 1.0) * jnp.linalg.norm(mu_, axis=-1) / n
+  mu_hat, loc_test, sd_test, loc_train, sd_train = _output_laws(key, a, mean, n, s, num_samples)
+  loss_test = _folded_normal_mean(loc_test - 1.0, sd_test)
   loss_train = _folded_normal_mean(loc_train - 1.0, sd_train)
   gap = jnp.mean(loss_test) - jnp.mean(loss_train)
   gap_se = jnp.sqrt((jnp.var(loss_test) + jnp.var(loss_train)) / num_samples)

@@ -268,16 +268,14 @@ def test_w1_coupling_bracket_dominates_the_exact_w2(x64):
 # Contraction coefficients (spec §B.4), by exact enumeration.
 
 
-def dropout_channel(width, p, levels=(1.0, 2.0)):
-  inputs = list(itertools.product(levels, repeat=width))
-  outputs = {}
-  rows = []
+def enumerate_channel(inputs, num_mask, p, apply):
+  """Transition matrix over all masks (each entry dropped w.p. p); outputs merged by value."""
+  outputs, rows = {}, []
   for x in inputs:
     row = {}
-    for mask in itertools.product([0, 1], repeat=width):
-      y = tuple(xi * mi for xi, mi in zip(x, mask))
-      prob = np.prod([(1 - p) if mi else p for mi in mask])
-      row[y] = row.get(y, 0.0) + prob
+    for mask in itertools.product([0, 1], repeat=num_mask):
+      y = apply(x, mask)
+      row[y] = row.get(y, 0.0) + np.prod([(1 - p) if mi else p for mi in mask])
       outputs.setdefault(y, len(outputs))
     rows.append(row)
   k = np.zeros((len(inputs), len(outputs)))
@@ -285,26 +283,18 @@ def dropout_channel(width, p, levels=(1.0, 2.0)):
     for y, prob in row.items():
       k[i, outputs[y]] = prob
   return k
+
+
+def dropout_channel(width, p, levels=(1.0, 2.0)):
+  return enumerate_channel(list(itertools.product(levels, repeat=width)), width, p,
+                           lambda x, mask: tuple(xi * mi for xi, mi in zip(x, mask)))
 
 
 def dropconnect_channel(w, p, levels=(1.0, 2.0)):
   d_out, d_in = w.shape
-  inputs = list(itertools.product(levels, repeat=d_in))
-  outputs, rows = {}, []
-  for x in inputs:
-    row = {}
-    for mask in itertools.product([0, 1], repeat=d_in * d_out):
-      mm = np.asarray(mask).reshape(d_out, d_in)
-      y = tuple(np.round((w * mm) @ np.asarray(x), 10))
-      prob = np.prod([(1 - p) if mi else p for mi in mask])
-      row[y] = row.get(y, 0.0) + prob
-      outputs.setdefault(y, len(outputs))
-    rows.append(row)
-  k = np.zeros((len(inputs), len(outputs)))
-  for i, row in enumerate(rows):
-    for y, prob in row.items():
-      k[i, outputs[y]] = prob
-  return k
+  return enumerate_channel(list(itertools.product(levels, repeat=d_in)), d_in * d_out, p,
+                           lambda x, mask: tuple(np.round((w * np.reshape(mask, w.shape))
+                                                          @ np.asarray(x), 10)))
 
 
 def numpy_dobrushin(k):
