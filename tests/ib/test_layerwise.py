@@ -425,6 +425,56 @@ def test_remaining_functions_jit_and_vmap(x64):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Gibbs algorithm (spec §B.5), against brute force over every ordered dataset.
+
+
+def brute_force_gibbs(losses, mu, gamma, n):
+  num_w, k = losses.shape
+  pop = losses @ mu
+  rows = []
+  for s in itertools.product(range(k), repeat=n):
+    p_s = np.prod(mu[list(s)])
+    emp = losses[:, list(s)].mean(axis=1)
+    logits = -gamma * emp
+    post = np.exp(logits - logits.max())
+    post /= post.sum()
+    rows.append((p_s, emp, post))
+  marg = sum(p * post for p, _, post in rows)
+  gen = sum(p * post @ (pop - emp) for p, emp, post in rows)
+  mi = sum(p * post @ np.log(post / marg) for p, _, post in rows)
+  lautum = sum(p * marg @ np.log(marg / post) for p, _, post in rows)
+  return gen, mi, lautum
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_gibbs_matches_brute_force_and_the_isk_identity(x64, n):
+  rng = np.random.default_rng(n)
+  losses = rng.uniform(size=(4, 3))
+  mu = rng.dirichlet(np.ones(3))
+  gamma = 3.0
+  g = lw.gibbs_generalization(losses, mu, gamma=gamma, n=n)
+  gen, mi, lautum = brute_force_gibbs(losses, mu, gamma, n)
+  np.testing.assert_allclose([g.gen, g.mutual_information, g.lautum_information], [gen, mi, lautum],
+                             rtol=1e-10, atol=1e-14)
+  # Aminian et al.: gen = I_SKL/γ exactly; and 0 ≤ gen ≤ 2σ²γ/n.
+  np.testing.assert_allclose(float(g.gen), float(g.symmetrized_kl_information) / gamma, rtol=1e-10)
+  assert 0 <= float(g.gen) <= float(g.sub_gaussian_bound)
+
+
+def test_gibbs_jit_vmap_grad():
+  losses = jnp.asarray([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]])
+  mu = jnp.asarray([0.7, 0.3])
+  f = jax.jit(lambda g: lw.gibbs_generalization(losses, mu, gamma=g, n=5).gen)
+  gammas = jnp.asarray([0.5, 1.0, 2.0])
+  np.testing.assert_allclose(jax.vmap(f)(gammas), [f(x) for x in gammas], rtol=1e-5)
+  assert np.isfinite(float(jax.grad(f)(1.0)))
+  # A tempered prior that puts all mass on one hypothesis has gen = 0.
+  g = lw.gibbs_generalization(losses, mu, gamma=1.0, n=3, prior_logits=jnp.asarray([0.0, -jnp.inf,
+                                                                                    -jnp.inf]))
+  assert abs(float(g.gen)) < 1e-6
+
+
+# ---------------------------------------------------------------------------------------------------
 # Errors.
 
 
@@ -454,5 +504,11 @@ def test_invalid_inputs_raise_clear_errors():
     lw.gaussian_w1_1d(0.0, -1.0, 0.0, 1.0)
   with pytest.raises(ValueError, match="channel must sum to 1"):
     lw.tv_contraction_coefficient(np.array([[0.5, 0.4], [0.5, 0.5]]))
+  with pytest.raises(ValueError, match="gamma must be positive"):
+    lw.gibbs_generalization(np.ones((2, 2)), np.array([0.5, 0.5]), gamma=0.0, n=3)
+  with pytest.raises(ValueError, match="data_probs must have last dimension 2"):
+    lw.gibbs_generalization(np.ones((2, 2)), np.array([0.2, 0.3, 0.5]), gamma=1.0, n=3)
+  with pytest.raises(TypeError, match="n must be an integer"):
+    lw.gibbs_generalization(np.ones((2, 2)), np.array([0.5, 0.5]), gamma=1.0, n=2.5)
   with pytest.raises(ValueError, match="etas must be contraction coefficients"):
     lw.contracted_kl_bound(1.0, np.array([0.5, 1.2]))
