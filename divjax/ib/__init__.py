@@ -1,8 +1,9 @@
 """Information-bottleneck quantities and information-theoretic generalisation bounds.
 
 * :mod:`~divjax.ib.layerwise` — layerwise KL and W₁ generalisation bounds on the linear-Gaussian
-  instance, and contraction (SDPI) coefficients of Dropout, DropConnect and Gaussian noise injection
-  (He, Yu & Goldfeld, arXiv:2404.03176).
+  instance, contraction (SDPI) coefficients of Dropout, DropConnect and Gaussian noise injection, and
+  the exact generalisation gap of the Gibbs algorithm on a finite parameter space (He, Yu & Goldfeld,
+  arXiv:2404.03176; Aminian et al., arXiv:2107.13656).
 """
 
 from divjax.ib import layerwise
