@@ -60,6 +60,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -163,6 +164,7 @@ class Tilt(NamedTuple):
   kl: Array
 
 
+@jax.jit
 def _tilt(lp: Array, r: Array, lam: Array) -> Tilt:
   lam = jnp.asarray(lam, dtype=lp.dtype)
   support = lp > -jnp.inf
@@ -301,7 +303,11 @@ def solve_kl_budget(ref_logits: ArrayLike, reward: ArrayLike, delta: ArrayLike, 
   _validate.nonnegative("delta", delta)
   num_iters = _validate.integer("num_iters", num_iters, minimum=1)
   lp, r = _problem(ref_logits, reward)
-  delta = jnp.asarray(delta, dtype=lp.dtype)
+  return _solve_kl_budget(lp, r, jnp.asarray(delta, dtype=lp.dtype), num_iters)
+
+
+@functools.partial(jax.jit, static_argnames=("num_iters",))
+def _solve_kl_budget(lp: Array, r: Array, delta: Array, num_iters: int) -> KLBudgetSolution:
   r_max = _support_max(lp, r)
   max_kl = -jax.nn.logsumexp(jnp.where(r == r_max, lp, -jnp.inf))
   attainable = delta < max_kl
@@ -364,11 +370,17 @@ def solve_expected_reward(ref_logits: ArrayLike, reward: ArrayLike, target: Arra
   num_iters = _validate.integer("num_iters", num_iters, minimum=1)
   lp, r = _problem(ref_logits, reward)
   x = jnp.asarray(target, dtype=lp.dtype)
-  r_max, r_min = _support_max(lp, r), _support_min(lp, r)
   if _validate.is_concrete((x, lp, r)):
+    r_max, r_min = _support_max(lp, r), _support_min(lp, r)
     if not (float(r_min) < float(x) <= float(r_max)) and not float(r_min) == float(r_max) == float(x):
       raise ValueError(f"target must lie in (min r, max r] = ({float(r_min):g}, {float(r_max):g}] over "
                        f"the support of the reference policy, got {float(x):g}.")
+  return _solve_expected_reward(lp, r, x, num_iters)
+
+
+@functools.partial(jax.jit, static_argnames=("num_iters",))
+def _solve_expected_reward(lp: Array, r: Array, x: Array, num_iters: int) -> Tilt:
+  r_max, r_min = _support_max(lp, r), _support_min(lp, r)
   xs = jax.lax.stop_gradient(x)
   lps, rs = jax.lax.stop_gradient(lp), jax.lax.stop_gradient(r)
 
@@ -468,6 +480,7 @@ def tilted_rate_function(ref_logits: ArrayLike, reward: ArrayLike, x: ArrayLike,
   _scalar("lam", lam)
   _validate.finite("lam", lam)
   lp, r = _problem(ref_logits, reward)
+  _scalar("x", x)
   at_x = solve_expected_reward(lp, r, x, num_iters=num_iters)
   source = _tilt(lp, r, lam)
   return dv.kl_divergence(at_x.log_probs, source.log_probs, logits=True)
@@ -537,6 +550,11 @@ def best_of_n(ref_logits: ArrayLike, reward: ArrayLike, *, n: ArrayLike | None =
     _validate.nonnegative("log_n", log_n)
   lp, r = _problem(ref_logits, reward)
   log_n = jnp.log(jnp.asarray(n, dtype=lp.dtype)) if n is not None else jnp.asarray(log_n, lp.dtype)
+  return _best_of_n(lp, r, log_n)
+
+
+@jax.jit
+def _best_of_n(lp: Array, r: Array, log_n: Array) -> BestOfN:
   size = r.shape[0]
   support = lp > -jnp.inf
   r_key = jnp.where(support, r, -jnp.inf)  # zero-mass outcomes sort first and carry no mass
@@ -753,7 +771,8 @@ def _check_fdpo_generator(generator: FGenerator) -> None:
     raise ValueError(f"the {generator.name!r} generator has no invertible derivative: the f-DPO "
                      "reward-policy map does not exist.")
   if _validate.is_concrete(generator):
-    at_zero = float(generator.f_prime(jnp.asarray(0.0)))
+    with jax.ensure_compile_time_eval():
+      at_zero = float(generator.f_prime(jnp.asarray(0.0)))
     if not at_zero == -math.inf:
       raise ValueError(
           f"the f-DPO map needs f'(0+) = -inf so that the positivity constraints are inactive; the "
@@ -840,7 +859,12 @@ def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, ge
   _check_fdpo_generator(generator)
   num_iters = _validate.integer("num_iters", num_iters, minimum=1)
   lp, r = _problem(ref_logits, reward)
-  beta = jnp.asarray(beta, dtype=lp.dtype)
+  return _fdpo_policy(lp, r, jnp.asarray(beta, dtype=lp.dtype), generator, num_iters)
+
+
+@functools.partial(jax.jit, static_argnames=("num_iters",))
+def _fdpo_policy(lp: Array, r: Array, beta: Array, generator: FGenerator,
+                 num_iters: int) -> FDPOPolicy:
   support = lp > -jnp.inf
   r_max = _support_max(lp, r)
   lp_top = jax.nn.logsumexp(jnp.where(support & (r == r_max), lp, -jnp.inf))
