@@ -517,10 +517,11 @@ def best_of_n(ref_logits: ArrayLike, reward: ArrayLike, *, n: ArrayLike | None =
 
   i.e. the reward level has the law of the maximum and within a level the outcome is p-distributed
   (with distinct rewards the prefactor is 1). Evaluated in log space with
-  :math:`F^N = \exp(-e^{\log N + \log(-\log F)})`, so N may be astronomically large (pass ``log_n``)
-  or non-integer (the same formula, the law of the maximum of a continuous N). The upper tail
-  :math:`1 - F` and the lower :math:`F^-` are accumulated separately, so tiny tails keep their
-  relative precision.
+  :math:`F^N = \exp(-e^{\log N + \log(-\log F)})`, so N may be astronomically large (pass ``log_n``;
+  e.g. :math:`N = e^{2000}`, whose relevant tails :math:`1-F \approx 1/N` lie far below the smallest
+  float) or non-integer (the same formula, the law of the maximum of a continuous N). The upper tail
+  :math:`1 - F` and the lower :math:`F^-` are accumulated separately as log-cumulative sums, so tiny
+  tails keep their relative precision.
 
   Args:
     ref_logits: logits of p, shape ``[n_outcomes]``.
@@ -560,31 +561,42 @@ def _best_of_n(lp: Array, r: Array, log_n: Array) -> BestOfN:
   r_key = jnp.where(support, r, -jnp.inf)  # zero-mass outcomes sort first and carry no mass
   order = jnp.argsort(r_key)
   rs = r_key[order]
-  ps = jnp.exp(lp[order])
+  lp_sorted = lp[order]
   new_level = jnp.concatenate([jnp.ones((1,), bool), rs[1:] != rs[:-1]])
   level = jnp.cumsum(new_level) - 1
-  mass = jax.ops.segment_sum(ps, level, num_segments=size)            # p(level)
-  below = jnp.cumsum(mass) - mass                                       # F(s⁻), from the bottom
-  above = jnp.cumsum(mass[::-1])[::-1] - mass                           # 1 − F(s), from the top
-  # N log F = −exp(log N + log(−log F)); N log(F/F⁻) = exp(log N + log log1p(mass/F⁻)).
-  neg_log_f = -jnp.log1p(-jnp.clip(above, 0.0, 1.0))
-  tail = (neg_log_f > 0) & jnp.isfinite(neg_log_f)
-  n_log_f = jnp.where(tail, -jnp.exp(log_n + jnp.log(jnp.where(tail, neg_log_f, 1.0))),
-                      jnp.where(neg_log_f > 0, -jnp.inf, 0.0))
-  has_below = below > 0
-  gap = jnp.log1p(mass / jnp.where(has_below, below, 1.0))
-  n_gap = jnp.where(has_below, jnp.exp(log_n + jnp.log(jnp.where(has_below, gap, 1.0))), jnp.inf)
+  # Everything in log space: the tails that matter for large N (≈ 1/N) may lie far below the
+  # smallest float.
+  seg_max = jax.ops.segment_max(lp_sorted, level, num_segments=size)
+  seg_max = jnp.where(jnp.isfinite(seg_max), seg_max, 0.0)
+  lm = seg_max + jnp.log(jax.ops.segment_sum(jnp.exp(lp_sorted - seg_max[level]), level,
+                                             num_segments=size))          # log p(level)
+  neg_inf = jnp.full((1,), -jnp.inf, lp.dtype)
+  lb = jnp.concatenate([neg_inf, jax.lax.cumlogsumexp(lm)[:-1]])          # log F(s⁻), from below
+  la = jnp.concatenate([jax.lax.cumlogsumexp(lm, reverse=True)[1:], neg_inf])  # log(1 − F(s))
+  la = jnp.minimum(la, 0.0)
+  # log(−log F) = log(−log1p(−e^{la})) ≈ la + e^{la}/2 when e^{la} is tiny or underflows.
+  small = la < -20.0
+  la_big = jnp.where(small, -1.0, la)
+  log_neg_log_f = jnp.where(small, la + 0.5 * jnp.exp(la),
+                            jnp.log(-jnp.log1p(-jnp.exp(la_big))))
+  n_log_f = -jnp.exp(log_n + log_neg_log_f)                               # N log F (0 at the top)
+  # log(N log(F/F⁻)) = log N + log log1p(e^{d}), d = log p(level) − log F(s⁻).
+  d = lm - lb
+  tiny = d < -20.0
+  d_big = jnp.where(tiny, -1.0, d)
+  log_gap = jnp.where(tiny, d - 0.5 * jnp.exp(d), jnp.log(jnp.log1p(jnp.exp(d_big))))
+  n_gap = jnp.exp(log_n + log_gap)                                        # +inf at the bottom
   # log[F^N − F⁻^N] = N log F + log(1 − e^{−N log(F/F⁻)}).
-  log_level = jnp.where(mass > 0, n_log_f + jnp.log(-jnp.expm1(-jnp.where(mass > 0, n_gap, 1.0))),
-                        -jnp.inf)
-  log_mass = jnp.log(jnp.where(mass > 0, mass, 1.0))
-  lp_sorted = lp[order]
+  has_mass = lm > -jnp.inf
+  log_level = jnp.where(has_mass,
+                        n_log_f + jnp.log(-jnp.expm1(-jnp.where(has_mass, n_gap, 1.0))), -jnp.inf)
+  lm_safe = jnp.where(has_mass, lm, 0.0)
   log_bon_sorted = jnp.where(lp_sorted > -jnp.inf,
-                             lp_sorted - log_mass[level] + log_level[level], -jnp.inf)
+                             lp_sorted - lm_safe[level] + log_level[level], -jnp.inf)
   log_bon = jnp.zeros_like(lp).at[order].set(log_bon_sorted)
   bon = jnp.exp(log_bon)
   # Win rate against Y ~ p: E_BoN[F(r⁻) + ½ p(r = r_Y)].
-  win_sorted = below[level] + 0.5 * mass[level]
+  win_sorted = jnp.exp(lb[level]) + 0.5 * jnp.exp(lm[level])
   win = jnp.sum(bon[order] * win_sorted)
   kl = dv.kl_divergence(log_bon, lp, logits=True)
   return BestOfN(log_bon, kl, jnp.sum(bon * r), win)
