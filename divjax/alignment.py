@@ -99,6 +99,7 @@ __all__ = [
 Array = jax.Array
 ArrayLike = Any
 
+_LOG2 = 0.6931471805599453
 # Bracket expansion: at most this many doublings of λ (2^120 ≈ 1e36 fits float32).
 _MAX_DOUBLINGS = 120
 
@@ -490,6 +491,19 @@ def tilted_rate_function(ref_logits: ArrayLike, reward: ArrayLike, x: ArrayLike,
 # Best-of-N.
 
 
+def _log_n(n: ArrayLike | None, log_n: ArrayLike | None, dtype: Any) -> Array:
+  """log N from exactly one of ``n`` (>= 1) and ``log_n`` (>= 0), validated when concrete."""
+  if (n is None) == (log_n is None):
+    raise ValueError("pass exactly one of n and log_n.")
+  if n is not None:
+    _validate.finite("n", n)
+    if _validate.is_concrete(n) and np.any(np.asarray(n) < 1):
+      raise ValueError(f"n must be >= 1, got min {np.min(np.asarray(n))}.")
+    return jnp.log(jnp.asarray(n, dtype=dtype))
+  _validate.nonnegative("log_n", log_n)
+  return jnp.asarray(log_n, dtype=dtype)
+
+
 class BestOfN(NamedTuple):
   r"""The exact law of best-of-N and its summaries.
 
@@ -539,18 +553,9 @@ def best_of_n(ref_logits: ArrayLike, reward: ArrayLike, *, n: ArrayLike | None =
     Beirami, Agarwal, Berant, D'Amour, Eisenstein, Nagpal & Suresh, *Theoretical guarantees on the
     best-of-n alignment policy*, arXiv:2401.01879.
   """
-  if (n is None) == (log_n is None):
-    raise ValueError("pass exactly one of n and log_n.")
-  if n is not None:
-    _scalar("n", n)
-    _validate.finite("n", n)
-    if _validate.is_concrete(n) and float(n) < 1:
-      raise ValueError(f"n must be >= 1, got {float(n)}.")
-  else:
-    _scalar("log_n", log_n)
-    _validate.nonnegative("log_n", log_n)
+  _scalar("n" if log_n is None else "log_n", n if log_n is None else log_n)
   lp, r = _problem(ref_logits, reward)
-  log_n = jnp.log(jnp.asarray(n, dtype=lp.dtype)) if n is not None else jnp.asarray(log_n, lp.dtype)
+  log_n = _log_n(n, log_n, lp.dtype)
   return _best_of_n(lp, r, log_n)
 
 
@@ -565,29 +570,41 @@ def _best_of_n(lp: Array, r: Array, log_n: Array) -> BestOfN:
   new_level = jnp.concatenate([jnp.ones((1,), bool), rs[1:] != rs[:-1]])
   level = jnp.cumsum(new_level) - 1
   # Everything in log space: the tails that matter for large N (≈ 1/N) may lie far below the
-  # smallest float.
-  seg_max = jax.ops.segment_max(lp_sorted, level, num_segments=size)
+  # smallest float. Every edge case (empty level, nothing below, nothing above) goes through a
+  # double where, so gradients stay finite.
+  seg_max = jax.lax.stop_gradient(jax.ops.segment_max(lp_sorted, level, num_segments=size))
   seg_max = jnp.where(jnp.isfinite(seg_max), seg_max, 0.0)
-  lm = seg_max + jnp.log(jax.ops.segment_sum(jnp.exp(lp_sorted - seg_max[level]), level,
-                                             num_segments=size))          # log p(level)
-  neg_inf = jnp.full((1,), -jnp.inf, lp.dtype)
-  lb = jnp.concatenate([neg_inf, jax.lax.cumlogsumexp(lm)[:-1]])          # log F(s⁻), from below
-  la = jnp.concatenate([jax.lax.cumlogsumexp(lm, reverse=True)[1:], neg_inf])  # log(1 − F(s))
+  ss = jax.ops.segment_sum(jnp.exp(lp_sorted - seg_max[level]), level, num_segments=size)
+  has_mass = ss > 0
+  lm = jnp.where(has_mass, seg_max + jnp.log(jnp.where(has_mass, ss, 1.0)), -jnp.inf)  # log p(level)
+  very_negative = jnp.finfo(lp.dtype).min / 4
+  lm_fin = jnp.where(has_mass, lm, very_negative)
+  lf = jax.lax.cumlogsumexp(lm_fin)                                       # log F(s)
+  lb = jnp.concatenate([jnp.full((1,), very_negative, lp.dtype), lf[:-1]])  # log F(s⁻)
+  la = jnp.concatenate([jax.lax.cumlogsumexp(lm_fin, reverse=True)[1:],
+                        jnp.full((1,), very_negative, lp.dtype)])          # log(1 − F(s))
   la = jnp.minimum(la, 0.0)
-  # log(−log F) = log(−log1p(−e^{la})) ≈ la + e^{la}/2 when e^{la} is tiny or underflows.
+  # log(−log F): ≈ la + e^{la}/2 for a tiny upper tail; log(−log1p(−e^{la})) while F >= ½; log(−log F)
+  # from the lower sum when F < ½ (accurate even when the upper tail rounds to 1).
   small = la < -20.0
-  la_big = jnp.where(small, -1.0, la)
-  log_neg_log_f = jnp.where(small, la + 0.5 * jnp.exp(la),
-                            jnp.log(-jnp.log1p(-jnp.exp(la_big))))
-  n_log_f = -jnp.exp(log_n + log_neg_log_f)                               # N log F (0 at the top)
-  # log(N log(F/F⁻)) = log N + log log1p(e^{d}), d = log p(level) − log F(s⁻).
-  d = lm - lb
+  upper = ~small & (la <= -_LOG2)
+  lower = ~small & ~upper & has_mass
+  la_up = jnp.where(upper, la, -1.0)
+  lf_low = jnp.minimum(jnp.where(lower, lf, -1.0), -_LOG2)
+  log_neg_log_f = jnp.where(small, la + 0.5 * jnp.exp(jnp.where(small, la, -30.0)),
+                            jnp.where(upper, jnp.log(-jnp.log1p(-jnp.exp(la_up))),
+                                      jnp.log(-lf_low)))
+  # Exponents are capped a little below the overflow point: e^{cap} is large enough that e^{-e^{cap}}
+  # is exactly 0, and nothing overflows (so gradients stay finite).
+  cap = float(np.log(jnp.finfo(lp.dtype).max)) - 4.0
+  n_log_f = -jnp.exp(jnp.minimum(log_n + log_neg_log_f, cap))      # N log F (0 at the top)
+  # log(N log(F/F⁻)) = log N + log softplus(d), d = log p(level) − log F(s⁻).
+  d = jnp.where(has_mass, lm_fin - lb, 0.0)
   tiny = d < -20.0
-  d_big = jnp.where(tiny, -1.0, d)
-  log_gap = jnp.where(tiny, d - 0.5 * jnp.exp(d), jnp.log(jnp.log1p(jnp.exp(d_big))))
-  n_gap = jnp.exp(log_n + log_gap)                                        # +inf at the bottom
+  log_gap = jnp.where(tiny, d - 0.5 * jnp.exp(jnp.where(tiny, d, -30.0)),
+                      jnp.log(jax.nn.softplus(jnp.where(tiny, 0.0, d))))
+  n_gap = jnp.exp(jnp.minimum(log_n + log_gap, cap))                 # huge at the bottom
   # log[F^N − F⁻^N] = N log F + log(1 − e^{−N log(F/F⁻)}).
-  has_mass = lm > -jnp.inf
   log_level = jnp.where(has_mass,
                         n_log_f + jnp.log(-jnp.expm1(-jnp.where(has_mass, n_gap, 1.0))), -jnp.inf)
   lm_safe = jnp.where(has_mass, lm, 0.0)
@@ -596,7 +613,7 @@ def _best_of_n(lp: Array, r: Array, log_n: Array) -> BestOfN:
   log_bon = jnp.zeros_like(lp).at[order].set(log_bon_sorted)
   bon = jnp.exp(log_bon)
   # Win rate against Y ~ p: E_BoN[F(r⁻) + ½ p(r = r_Y)].
-  win_sorted = jnp.exp(lb[level]) + 0.5 * jnp.exp(lm[level])
+  win_sorted = jnp.exp(lb[level]) + 0.5 * jnp.exp(lm_fin[level])
   win = jnp.sum(bon[order] * win_sorted)
   kl = dv.kl_divergence(log_bon, lp, logits=True)
   return BestOfN(log_bon, kl, jnp.sum(bon * r), win)
@@ -620,16 +637,7 @@ def best_of_n_kl_bound(n: ArrayLike | None = None, *, log_n: ArrayLike | None = 
     Beirami, Agarwal, Berant, D'Amour, Eisenstein, Nagpal & Suresh, *Theoretical guarantees on the
     best-of-n alignment policy*, arXiv:2401.01879.
   """
-  if (n is None) == (log_n is None):
-    raise ValueError("pass exactly one of n and log_n.")
-  if n is not None:
-    _validate.finite("n", n)
-    if _validate.is_concrete(n) and np.any(np.asarray(n) < 1):
-      raise ValueError(f"n must be >= 1, got min {np.min(np.asarray(n))}.")
-    log_n = jnp.log(jnp.asarray(n, dtype=jnp.result_type(float)))
-  else:
-    _validate.nonnegative("log_n", log_n)
-    log_n = jnp.asarray(log_n, dtype=jnp.result_type(float))
+  log_n = _log_n(n, log_n, jnp.result_type(float))
   # log N − 1 + 1/N, written as log N + expm1(−log N) (accurate near N = 1).
   return log_n + jnp.expm1(-log_n)
 

@@ -273,6 +273,12 @@ def test_best_of_n_with_log_n_handles_astronomical_n(x64):
   huge = al.best_of_n(lp, r, log_n=2000.0)
   assert float(huge.log_probs[np.argmax(r)]) == 0.0
   np.testing.assert_allclose(float(huge.kl), -lp[np.argmax(r)], rtol=1e-14)
+  with jax.enable_x64(False):
+    huge32 = al.best_of_n(lp.astype(np.float32), r.astype(np.float32), log_n=2000.0)
+    assert huge32.log_probs.dtype == jnp.float32
+    np.testing.assert_allclose(float(huge32.kl), -lp[np.argmax(r)], rtol=1e-5)
+    g = jax.grad(lambda l: al.best_of_n(l, r.astype(np.float32), log_n=50.0).kl)(lp.astype(np.float32))
+    assert np.all(np.isfinite(np.asarray(g)))
 
 
 def test_best_of_n_is_jittable_vmappable_and_differentiable(x64):
