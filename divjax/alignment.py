@@ -34,6 +34,8 @@ What is here:
 * :func:`fdpo_generator`, :func:`fdpo_reward`, :func:`fdpo_policy`, :func:`fdpo_loss` — the f-DPO
   reward↔policy maps :math:`r = \beta f'(\pi^*/\pi_\mathrm{ref}) + c` and
   :math:`\pi^* = \pi_\mathrm{ref}\,(f')^{-1}((r-c)/\beta)`, and the pairwise loss (Wang et al. 2024);
+* :func:`f_penalty_per_sample`, :func:`k3_per_sample` — DPH-RL's per-token Monte-Carlo divergence
+  penalties from samples of the initial policy (Li et al. 2025);
 * :func:`fdpg_gradient`, :func:`fdpg_surrogate_loss` — the f-DPG gradient
   :math:`\nabla_\theta D_f(\pi_\theta\|p) = \mathbb E_{\pi_\theta}[f'(\pi_\theta/p)\nabla_\theta\log\pi_\theta]`
   exactly for softmax logits and as a REINFORCE surrogate (Go et al. 2023).
@@ -56,6 +58,8 @@ References:
   preferences through f-divergence minimization*, ICML 2023, arXiv:2302.08215.
   R. Rafailov, A. Sharma, E. Mitchell, S. Ermon, C. D. Manning, C. Finn, *Direct preference
   optimization*, NeurIPS 2023, arXiv:2305.18290.
+  L. Li et al., *The choice of divergence: a neglected key to mitigating diversity collapse in
+  reinforcement learning with verifiable reward*, arXiv:2509.07430 (DPH-RL).
 """
 
 from __future__ import annotations
@@ -94,6 +98,8 @@ __all__ = [
     "fdpo_loss",
     "fdpg_gradient",
     "fdpg_surrogate_loss",
+    "f_penalty_per_sample",
+    "k3_per_sample",
 ]
 
 Array = jax.Array
@@ -1039,3 +1045,72 @@ def fdpg_surrogate_loss(policy_logps: ArrayLike, target_logps: ArrayLike, *, gen
   if baseline:
     a = a - (jnp.sum(a) - a) / (size - 1)
   return jnp.mean(a * logq)
+
+
+# ---------------------------------------------------------------------------------------------------
+# DPH-RL per-token penalties.
+
+
+def _log_ratio(policy_logps: ArrayLike, ref_logps: ArrayLike) -> Array:
+  _validate.broadcastable("policy_logps", policy_logps, "ref_logps", ref_logps)
+  _validate.not_nan("policy_logps", policy_logps)
+  _validate.not_nan("ref_logps", ref_logps)
+  return jnp.asarray(policy_logps) - jnp.asarray(ref_logps)
+
+
+def f_penalty_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
+                         generator: FGenerator) -> Array:
+  r"""Per-sample estimates :math:`f(u)`, :math:`u = \pi_\theta(y)/\pi_0(y)`, of :math:`D_f(\pi_\theta\|\pi_0)`.
+
+  For samples :math:`y \sim \pi_0` (pre-drawn from the initial policy, with their stored
+  log-probabilities), :math:`\mathbb E_{\pi_0} f(u) = D_f(\pi_\theta\|\pi_0)`: the mean is unbiased and
+  needs no online reference model. DPH-RL applies it per token (ratios of token probabilities,
+  averaged over tokens) on its "near-perfect" prompts; its ``js_low_var`` penalty is
+  ``generator = 2 * JENSEN_SHANNON`` (:func:`fdpo_generator` ``("js")``), its ``alpha`` penalty
+  ``fdpo_generator("alpha", alpha=...)``.
+
+  Args:
+    policy_logps: :math:`\log\pi_\theta(y)` (token or sequence), any shape; differentiable.
+    ref_logps: :math:`\log\pi_0(y)`, broadcastable against ``policy_logps``.
+    generator: the generator f.
+
+  Returns:
+    :math:`f(u)` elementwise (aggregate with the mean over samples/tokens).
+
+  References:
+    Li et al., *The choice of divergence: a neglected key to mitigating diversity collapse in RL with
+    verifiable reward*, arXiv:2509.07430.
+  """
+  if not isinstance(generator, FGenerator):
+    raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")
+  return generator.f(jnp.exp(_log_ratio(policy_logps, ref_logps)))
+
+
+def k3_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
+                  clip: float | None = None) -> Array:
+  r"""The "k3" per-sample estimate :math:`u - \log u - 1` of the forward :math:`\mathrm{KL}(\pi_0\|\pi_\theta)`.
+
+  For :math:`y\sim\pi_0` and :math:`u = \pi_\theta(y)/\pi_0(y)`, :math:`\mathbb E_{\pi_0} u = 1`, so
+  :math:`\mathbb E_{\pi_0}[u - \log u - 1] = \mathrm{KL}(\pi_0\|\pi_\theta)`, with every term ≥ 0 (lower
+  variance than :math:`-\log u`). This is verl's ``low_var_kl`` as DPH-RL's ``forward`` mode calls it
+  (samples from π₀, which verl clamps to [−10, 10]: pass ``clip=10.0``; clipping biases the mean).
+  Computed as :math:`\operatorname{expm1}(d) - d`, d = log u, without cancellation near u = 1.
+
+  Args:
+    policy_logps: :math:`\log\pi_\theta(y)`, any shape; differentiable.
+    ref_logps: :math:`\log\pi_0(y)` of the same samples, broadcastable.
+    clip: optional symmetric clamp of the per-sample value.
+
+  Returns:
+    The per-sample estimates (aggregate with the mean).
+
+  References:
+    J. Schulman, *Approximating KL divergence*, 2020 (the k1/k2/k3 estimators).
+    Li et al., *The choice of divergence…*, arXiv:2509.07430 (DPH-RL's forward-KL penalty).
+  """
+  d = _log_ratio(policy_logps, ref_logps)
+  value = jnp.expm1(d) - d
+  if clip is not None:
+    _validate.positive_scalar("clip", clip)
+    value = jnp.clip(value, -clip, clip)
+  return value

@@ -525,6 +525,83 @@ def test_fdpg_surrogate_accepts_an_unnormalised_target(x64):
 
 
 # ---------------------------------------------------------------------------------------------------
+# D.3 DPH-RL per-token penalties.
+
+
+@pytest.mark.parametrize("gen", [2.0 * dv.JENSEN_SHANNON, dv.alpha_generator(0.8), dv.KL],
+                         ids=lambda g: g.name)
+def test_f_penalty_is_unbiased_for_the_exact_divergence(x64, gen):
+  # Spec D.3 check 1: 2·10⁵ samples from π₀ (fixed seed), the mean within 5 standard errors.
+  rng = np.random.default_rng(29)
+  p0 = rng.dirichlet(np.ones(7))
+  pt = rng.dirichlet(np.ones(7))
+  y = rng.choice(7, size=200_000, p=p0)
+  vals = np.asarray(al.f_penalty_per_sample(np.log(pt)[y], np.log(p0)[y], generator=gen))
+  exact = float(np.sum(p0 * np.asarray(gen.f(pt / p0))))  # D_f(π_θ‖π₀) = Σ π₀ f(π_θ/π₀)
+  se = vals.std(ddof=1) / math.sqrt(len(vals))
+  assert abs(vals.mean() - exact) <= 5 * se
+  np.testing.assert_allclose(float(dv.f_divergence(gen, pt, p0)), exact, rtol=1e-12)
+
+
+def test_k3_is_unbiased_for_forward_kl_and_nonnegative(x64):
+  # Spec D.3 check 2: E_{π₀}[u − log u − 1] = KL(π₀‖π_θ).
+  rng = np.random.default_rng(30)
+  p0 = rng.dirichlet(np.ones(7))
+  pt = rng.dirichlet(np.ones(7))
+  y = rng.choice(7, size=200_000, p=p0)
+  vals = np.asarray(al.k3_per_sample(np.log(pt)[y], np.log(p0)[y]))
+  assert np.all(vals >= 0)
+  se = vals.std(ddof=1) / math.sqrt(len(vals))
+  assert abs(vals.mean() - np_kl(p0, pt)) <= 5 * se
+  # exact expectation, by enumeration
+  per_outcome = np.asarray(al.k3_per_sample(np.log(pt), np.log(p0)))
+  np.testing.assert_allclose(p0 @ per_outcome, np_kl(p0, pt), rtol=1e-12)
+  # no cancellation near u = 1
+  np.testing.assert_allclose(float(al.k3_per_sample(1e-9, 0.0)), 0.5e-18, rtol=1e-6)
+  assert float(al.k3_per_sample(30.0, 0.0, clip=10.0)) == 10.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# jit and vmap of every public function: jit(vmap(fn)) over a batch equals the eager calls one by one.
+
+BATCH_CASES = {
+    "tilt": lambda lp, r, q, s: al.tilt(lp, r, s).log_probs,
+    "solve_kl_budget": lambda lp, r, q, s: al.solve_kl_budget(lp, r, s).lam,
+    "solve_expected_reward": lambda lp, r, q, s: al.solve_expected_reward(lp, r, 0.1 * s).lam,
+    "kl_to_tilted": lambda lp, r, q, s: al.kl_to_tilted(q, lp, r, s),
+    "tilted_rate_function": lambda lp, r, q, s: al.tilted_rate_function(lp, r, 0.5, lam=s),
+    "best_of_n": lambda lp, r, q, s: al.best_of_n(lp, r, n=1.0 + 10 * s).log_probs,
+    "best_of_n_kl_bound": lambda lp, r, q, s: al.best_of_n_kl_bound(1.0 + 10 * s),
+    "best_of_n_win_rate_bound": lambda lp, r, q, s: al.best_of_n_win_rate_bound(1.0 + 10 * s),
+    "kl_regularized_objective": lambda lp, r, q, s: al.kl_regularized_objective(q, lp, r, beta=s),
+    "kl_regularized_optimum": lambda lp, r, q, s: al.kl_regularized_optimum(lp, r, beta=s).value,
+    "fdpo_reward": lambda lp, r, q, s: al.fdpo_reward(q, lp, beta=s, generator=dv.REVERSE_KL),
+    "fdpo_policy": lambda lp, r, q, s: al.fdpo_policy(lp, r, beta=s,
+                                                      generator=al.fdpo_generator("alpha", alpha=s)).log_probs,
+    "fdpo_loss": lambda lp, r, q, s: al.fdpo_loss(q, lp, r, q[::-1], beta=s,
+                                                  generator=2.0 * dv.JENSEN_SHANNON),
+    "fdpg_gradient": lambda lp, r, q, s: al.fdpg_gradient(s * q, lp, generator=dv.JENSEN_SHANNON),
+    "fdpg_surrogate_loss": lambda lp, r, q, s: al.fdpg_surrogate_loss(s * q, lp, generator=dv.KL),
+    "f_penalty_per_sample": lambda lp, r, q, s: al.f_penalty_per_sample(s * q, lp, generator=dv.KL),
+    "k3_per_sample": lambda lp, r, q, s: al.k3_per_sample(s * q, lp),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BATCH_CASES))
+def test_public_functions_jit_and_vmap(x64, name):
+  fn = BATCH_CASES[name]
+  data = [problem(n=6, seed=40 + i) for i in range(3)]
+  lps = np.stack([d[0] for d in data])
+  rs = np.stack([d[1] for d in data])
+  qs = np.log(np.random.default_rng(41).dirichlet(np.ones(6), size=3))
+  ss = np.array([0.2, 0.5, 0.8])
+  batched = jax.jit(jax.vmap(fn))(lps, rs, qs, ss)
+  for i in range(3):
+    np.testing.assert_allclose(np.asarray(batched[i]), np.asarray(fn(lps[i], rs[i], qs[i], ss[i])),
+                               rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------
 # Validation.
 
 
