@@ -186,7 +186,11 @@ def _tilt(lp: Array, r: Array, lam: Array) -> Tilt:
                             log_z)
   mean, var = _mean_var(log_phi, r)
   kl = dv.kl_divergence(log_phi, lp, logits=True)
-  return Tilt(lam, log_phi, log_partition, mean, var, kl)
+  # A NaN λ (e.g. an infeasible solve under jit) makes every output NaN rather than a silent number.
+  bad = jnp.isnan(lam)
+  nan_if_bad = lambda x: jnp.where(bad, jnp.nan, x)
+  return Tilt(lam, nan_if_bad(log_phi), nan_if_bad(log_partition), nan_if_bad(mean), nan_if_bad(var),
+              nan_if_bad(kl))
 
 
 def tilt(ref_logits: ArrayLike, reward: ArrayLike, lam: ArrayLike) -> Tilt:
@@ -366,7 +370,8 @@ def solve_expected_reward(ref_logits: ArrayLike, reward: ArrayLike, target: Arra
     :math:`\{q: \mathbb E_q r = x\}`).
 
   Raises:
-    ValueError: if a concrete ``target`` lies outside ``(min r, max r]`` over the support of p.
+    ValueError: if a concrete ``target`` lies outside ``(min r, max r]`` over the support of p (under
+      ``jit`` the check cannot run and such a target gives NaN).
 
   References:
     Csiszár, *I-divergence geometry of probability distributions and minimization problems*,
@@ -415,7 +420,8 @@ def _solve_expected_reward(lp: Array, r: Array, x: Array, num_iters: int) -> Til
       (-h0, jnp.zeros_like(h0), 0))
   lo, hi = jnp.where(up, lo, lo2), jnp.where(up, hi, hi2)
   lam = _safeguarded_newton(g, lo, hi, 0.5 * (lo + hi), num_iters)
-  lam = jnp.where(interior, lam, jnp.where(xs >= r_max, jnp.inf, 0.0))
+  # Out of range (only reachable under jit, where the check above cannot run): NaN, not a guess.
+  lam = jnp.where(interior, lam, jnp.where(xs == r_max, jnp.inf, jnp.nan))
   t_star = _tilt(lps, rs, lam)
   lam = _implicit(lam, lambda l: _tilt(lp, r, l).expected_reward - x, t_star.reward_variance)
   return _tilt(lp, r, lam)
