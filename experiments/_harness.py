@@ -61,7 +61,12 @@ __all__ = [
 ]
 
 #: Registered experiment modules, in the order ``run --all`` runs them.
-EXPERIMENTS: tuple[str, ...] = ("fdiv_modes", "mle_risk", "layerwise_bounds")
+EXPERIMENTS: tuple[str, ...] = (
+    "fdiv_modes",
+    "mle_risk",
+    "alignment_asymptotics",
+    "layerwise_bounds",
+)
 
 SCALES = ("quick", "paper")
 _PACKAGES = ("divjax", "jax", "jaxlib", "flax", "optax", "chex", "ott-jax", "numpy", "scipy",
