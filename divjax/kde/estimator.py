@@ -157,6 +157,7 @@ def _sizes(m: int, n: int, chunk_size: int | None, block_size: int | None) -> tu
   return chunk, block
 
 
+@functools.partial(jax.jit, static_argnames=("chunk_size", "block_size", "exclude_self", "second"))
 def _kernel_logsumexp(xw: jax.Array, yw: jax.Array, log_w: jax.Array, *, chunk_size: int | None,
                       block_size: int | None, exclude_self: bool = False,
                       second: bool = False) -> tuple[jax.Array, jax.Array | None]:
