@@ -137,10 +137,10 @@ def scale_row_worker() -> None:
   t0 = time.perf_counter()
   out = jax.block_until_ready(compiled(x, y))
   run_s = time.perf_counter() - t0
-  # Spot-check 20 queries against a float64 brute force.
+  rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # before the check below
+  # Spot-check 20 queries against a float64 brute force (after the peak-RSS reading: it copies y).
   xs, ys = np.asarray(x[:20], np.float64), np.asarray(y, np.float64)
   err = float(np.max(np.abs(np.asarray(out[:20], np.float64) - brute_force_f64(xs, ys, 0.6, 5))))
-  rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
   print(json.dumps(dict(n=n, m=m, d=d, compile_s=compile_s, run_s=run_s, peak_rss_mb=rss_mb,
                         max_err_20=err, finite=bool(np.all(np.isfinite(np.asarray(out)))))))
 
@@ -239,6 +239,7 @@ def _markdown(sizes, h, rows, peaks, roofline_s, scale, started, load_before, lo
       f"{by['divjax (float32)']['roofline']:.0%} of the matmul + exp roofline.",
       "",
       f"Run {started} on {platform.machine()} / {os.cpu_count()} CPUs ({platform.platform()}), "
+      f"JAX device {jax.devices()[0].device_kind} ({jax.default_backend()}), "
       f"jax {jax.__version__}, scipy {scipy.__version__}, scikit-learn {sklearn.__version__}. "
       f"Load average before {load_before[0]:.2f}, after {load_after[0]:.2f} "
       f"(above {os.cpu_count()} the times are noisy; ratios are interleaved medians and more robust). "
@@ -273,7 +274,8 @@ def _markdown(sizes, h, rows, peaks, roofline_s, scale, started, load_before, lo
         f"peak RSS {scale['peak_rss_mb']:.0f} MB (target < 2048 MB; includes the 256 MB data set "
         f"and JAX itself), max error on 20 queries vs float64 brute force "
         f"{scale['max_err_20']:.2g} nats.")
-  lines += ["", "No GPU row: this run had no accelerator."]
+  if jax.default_backend() == "cpu":
+    lines += ["", "No GPU row: this run had no accelerator (the JAX rows above ran on the CPU)."]
   return "\n".join(lines) + "\n"
 
 
