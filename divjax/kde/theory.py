@@ -66,6 +66,7 @@ __all__ = [
     "GeneralThresholds",
     "general_thresholds",
     "general_log_likelihood",
+    "general_kl_per_dim",
     "gauss_laguerre",
     "ncx2_logpdf",
     "FiniteDPrediction",
@@ -455,6 +456,30 @@ def general_log_likelihood(h: jax.Array, alpha: jax.Array, variances: jax.Array)
   annealed = jnp.mean(-0.5 * jnp.log(2.0 * jnp.pi * (v + h2)) - 0.5 * v / (v + h2), axis=-1)
   condensed = -0.5 * jnp.log(2.0 * jnp.pi * h * h) - alpha - th.u_min / (2.0 * h * h)
   return jnp.where(h >= th.h_g, annealed, condensed)
+
+
+def general_kl_per_dim(h: jax.Array, alpha: jax.Array, variances: jax.Array) -> jax.Array:
+  r""":math:`\mathrm{KL}(\rho\,\|\,\hat\rho_h)/d` for data :math:`\mathcal N(0,\Sigma)`.
+
+  .. math::  \mathrm{KL}/d = H_\times - L(h),\qquad
+             H_\times = \frac1d\sum_k\big[-\tfrac12\ln(2\pi\sigma_k^2)\big] - \tfrac12,
+
+  with L from :func:`general_log_likelihood`.
+
+  Args:
+    h: bandwidth(s) > 0.
+    alpha: ``ln(n)/d`` > 0, scalar.
+    variances: eigenvalues of Σ, shape ``[d]``.
+
+  Returns:
+    KL per dimension, shape of ``h``.
+
+  References:
+    Biroli & Mézard, arXiv:2408.05807; divjax spec §2.3.
+  """
+  v = _float(variances)
+  cross = jnp.mean(-0.5 * jnp.log(2.0 * jnp.pi * v)) - 0.5
+  return cross - general_log_likelihood(h, alpha, variances)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -229,6 +229,15 @@ def test_kl_optimal_bandwidth_matches_the_theory_for_gaussian_data(x64):
   assert float(kde.kl_optimal_bandwidth(y, isotropic=False)) == pytest.approx(want, rel=0.02)
 
 
+def test_bandwidth_rules_run_under_jit_and_vmap_over_datasets(x64):
+  ys = np.random.default_rng(18).standard_normal((3, 200, 4)) * np.array([1.0, 2.0, 0.5])[:, None, None]
+  for rule in (kde.scott_bandwidth, kde.silverman_bandwidth, kde.kl_optimal_bandwidth):
+    batched = jax.jit(jax.vmap(rule))(ys)
+    np.testing.assert_allclose(batched, [rule(y) for y in ys], rtol=1e-12)
+  loo = jax.vmap(lambda y: kde.max_loo_bandwidth(y, num_steps=20))(ys[:2])
+  np.testing.assert_allclose(loo[1], kde.max_loo_bandwidth(ys[1], num_steps=20), rtol=1e-10)
+
+
 def test_kl_to_reference_matches_closed_form_gaussian_kl(x64):
   # One data point y0: the KDE is N(y0, h²I), so KL(N(0, I) ‖ KDE) has a closed form.
   d, h = 4, 1.3

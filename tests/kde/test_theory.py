@@ -158,6 +158,16 @@ def test_general_covariance_with_isotropic_spectrum_reproduces_isotropic(x64):
                                T.log_likelihood(h, 0.2, sigma=sigma), rtol=1e-12)
 
 
+def test_general_kl_is_minimised_at_general_h_star_and_matches_isotropic(x64):
+  v = np.array([0.3, 0.8, 2.0, 5.0])
+  th = T.general_thresholds(0.4, v)
+  grid = np.linspace(0.3, 2.0, 17001)
+  kl = np.asarray(T.general_kl_per_dim(grid, 0.4, v))
+  assert abs(grid[np.argmin(kl)] - float(th.h_star)) < 2e-4
+  np.testing.assert_allclose(T.general_kl_per_dim(grid[::100], 0.4, jnp.full((4,), 2.0)),
+                             T.kl_per_dim(grid[::100], 0.4, sigma=math.sqrt(2.0)), rtol=1e-12)
+
+
 def test_general_covariance_root_matches_brentq_and_L_is_continuous(x64):
   v = np.array([0.2, 0.5, 1.0, 1.0, 3.0, 6.0])
   a = 0.3
