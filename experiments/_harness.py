@@ -64,6 +64,7 @@ __all__ = [
 EXPERIMENTS: tuple[str, ...] = (
     "fdiv_modes",
     "mle_risk",
+    "kde_regimes",
     "alignment_asymptotics",
     "layerwise_bounds",
 )
