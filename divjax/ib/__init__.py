@@ -1,0 +1,18 @@
+"""Information-bottleneck quantities: Cauchy–Schwarz estimators, the Gaussian IB, IB objectives.
+
+* :mod:`~divjax.ib.cauchy_schwarz` — the Cauchy–Schwarz divergence (Gaussian closed form and the
+  log-sum-exp Gram-matrix estimator), the conditional CS divergence, CS quadratic mutual information
+  (estimator and jointly-Gaussian closed form). CS-IB convention: twice Principe's D_CS.
+* :mod:`~divjax.ib.gaussian_ib` — the exactly solvable Gaussian IB: optimal linear projections at every
+  β, critical β's, exact information of linear-Gaussian encoders and the IB curve.
+* :mod:`~divjax.ib.objectives` — variational IB and CS-IB losses, pure functions for flax + optax.
+
+All values are in nats.
+"""
+
+from divjax.ib import cauchy_schwarz, gaussian_ib, objectives
+from divjax.ib.cauchy_schwarz import *  # noqa: F401,F403
+from divjax.ib.gaussian_ib import *  # noqa: F401,F403
+from divjax.ib.objectives import *  # noqa: F401,F403
+
+__all__ = [*cauchy_schwarz.__all__, *gaussian_ib.__all__, *objectives.__all__]
