@@ -19,12 +19,6 @@ from divjax import divergences as dv
 from divjax import ib
 
 
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
-
-
 # ---------------------------------------------------------------------------------------------------
 # Oracles written plainly in NumPy float64.
 

@@ -14,12 +14,6 @@ import pytest
 from divjax import ib
 
 
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
-
-
 def np_mi(cov_x, cov_xy, cov_y, a):
   """(I(T;X), I(T;Y)) in float64 from the joint covariances of T = AX + ξ."""
   a = np.asarray(a, np.float64)

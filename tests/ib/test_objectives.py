@@ -13,12 +13,6 @@ from divjax import divergences as dv
 from divjax import ib
 
 
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
-
-
 def test_diagonal_kl_matches_the_full_covariance_closed_form(x64):
   rng = np.random.default_rng(0)
   mean, log_var = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
