@@ -485,13 +485,15 @@ def plot(results: dict[str, Any]) -> "matplotlib.figure.Figure":
                                 f"trained VIB to curve: max {s['max_vib_gap_to_curve']:.1e}\n"
                                 f"trained CS-IB: max gap {s['max_cs_ib_gap_to_curve']:.1e}\n"
                                 f"random: min gap {s['min_random_encoder_gap']:.1e}",
-                            loc="lower right")
+                            loc="upper left")
     ax.set_xlim(0, min(xmax, 3.2 if case == "canonical" else 6.0))
     ax.set_xlabel("I(T;X) [nats]")
     ax.set_ylabel("I(T;Y) [nats]")
     ax.set_title(f"({'ab'[cases.index(case)]}) {case}" + (": Σxy = diag(0.9, 0.5)" if case == "canonical" else ""),
                  fontsize=9)
-    ax.legend(fontsize=7, loc="center right" if case == "canonical" else "lower right")
+    ax.legend(fontsize=6.5, loc="lower right", framealpha=0.95)
+    if case == "canonical":
+      ax.set_ylim(0, 1.25)  # head-room for the gap note
   ax = axes[0, 2]
   q = t["cs_qmi"]
   xs = [r["beta"] for r in q]
