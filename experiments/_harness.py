@@ -66,6 +66,8 @@ EXPERIMENTS: tuple[str, ...] = (
     "mle_risk",
     "kde_regimes",
     "alignment_asymptotics",
+    "gaussian_ib",
+    "cs_ib_regression",
     "layerwise_bounds",
 )
 
