@@ -44,6 +44,7 @@ def test_final_kl_decreases_with_inner_steps(x64):
   assert np.all(np.diff(kl) < 0), kl
 
 
+@pytest.mark.slow
 def test_reinforce_gradient_is_unbiased(x64):
   # Mean of many REINFORCE estimates vs the exact gradient of the prox objective; tolerance 5 standard
   # errors of the mean (seed 0, 1000 estimates of B = 64).

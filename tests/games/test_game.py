@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.test_util import check_grads
 from scipy import optimize
 
 from divjax import games
@@ -195,5 +196,5 @@ def test_exploitability_gradient_is_finite(x64):
   grad = jax.grad(lambda l: games.exploitability(g, jax.nn.log_softmax(l)))(jnp.array([0.0, 1.0, -30.0,
                                                                                        2.0]))
   assert np.all(np.isfinite(np.asarray(grad)))
-  jax.test_util.check_grads(lambda l: games.exploitability(g, jax.nn.log_softmax(l)),
+  check_grads(lambda l: games.exploitability(g, jax.nn.log_softmax(l)),
                             (jnp.array([0.0, 1.0, -1.0, 2.0]),), order=1, modes=("rev",))

@@ -43,19 +43,21 @@ def instance(family, n, beta, seed=0):
 
 @pytest.mark.parametrize("family, n", [("uniform", 10), ("skew_sigmoid", 30), ("bradley_terry", 10),
                                        ("cyclic", 11)])
-@pytest.mark.parametrize("beta", [0.01, 0.1, 1.0])
-def test_equilibrium_is_a_fixed_point_of_the_best_response(family, n, beta, x64):
-  g = instance(family, n, beta)
-  res = jax.jit(games.solve_equilibrium)(g)
-  P, lref = np.asarray(g.preference), np.asarray(g.log_ref)
-  x = np.asarray(res.log_pi)
-  br = np_log_softmax(lref + P @ np.exp(x) / beta)  # NumPy oracle of the fixed-point map
-  assert np.max(np.abs(br - x)) < 1e-11
-  assert bool(res.converged)
-  assert float(games.exploitability(g, res.log_pi)) < 1e-14
-  kl_ref = float(np.sum(np.exp(x) * (x - lref)))
-  win = float(np.exp(x) @ P @ np.exp(lref))
-  assert kl_ref <= (win - 0.5) / beta + 1e-12 <= 1 / (2 * beta) + 1e-12
+def test_equilibrium_is_a_fixed_point_of_the_best_response(family, n, x64):
+  betas = [0.01, 0.1, 1.0]
+  stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *[instance(family, n, b) for b in betas])
+  res = jax.jit(jax.vmap(games.solve_equilibrium))(stacked)
+  for j, beta in enumerate(betas):
+    g = instance(family, n, beta)
+    P, lref = np.asarray(g.preference), np.asarray(g.log_ref)
+    x = np.asarray(res.log_pi[j])
+    br = np_log_softmax(lref + P @ np.exp(x) / beta)  # NumPy oracle of the fixed-point map
+    assert np.max(np.abs(br - x)) < 1e-11
+    assert bool(res.converged[j])
+    assert float(games.exploitability(g, res.log_pi[j])) < 1e-14
+    kl_ref = float(np.sum(np.exp(x) * (x - lref)))
+    win = float(np.exp(x) @ P @ np.exp(lref))
+    assert kl_ref <= (win - 0.5) / beta + 1e-12 <= 1 / (2 * beta) + 1e-12
 
 
 def test_equilibrium_float32_converges_to_its_tolerance():
@@ -146,19 +148,24 @@ def test_nash_mp_equals_egpo_under_the_reparametrisation(family, n, beta, x64):
 
 @pytest.mark.parametrize("family, n", [("uniform", 10), ("skew_sigmoid", 10), ("bradley_terry", 10),
                                        ("cyclic", 11)])
-@pytest.mark.parametrize("beta", [0.03, 0.3])
-def test_theorem_bound_holds_on_every_iterate_from_random_starts(family, n, beta, x64):
-  # A.8.4: KL(π*‖π_k) ≤ (1+2β)^{-k} KL(π*‖π_0), η = 2β.
-  g = instance(family, n, beta)
-  eq = games.solve_equilibrium(g).log_pi
-  starts = jnp.asarray(3.0 * np.random.default_rng(1).standard_normal((3, n)))
-  run = jax.vmap(lambda l0: games.nash_mp.run(g, step_size=2 * beta, num_steps=300, log_pi0=l0,
-                                              equilibrium=eq, metrics=("kl",))[1].kl)
-  kl = np.asarray(run(starts))
-  k = np.arange(kl.shape[1])
-  bound = kl[:, :1] * (1 + 2 * beta)**(-k)
-  keep = kl > 1e-24  # below, KL's own round-off (~1e-31) dominates
-  assert np.all(kl[keep] <= bound[keep] * (1 + 1e-9))
+def test_theorem_bound_holds_on_every_iterate_from_random_starts(family, n, x64):
+  # A.8.4: KL(π*‖π_k) ≤ (1+2β)^{-k} KL(π*‖π_0), η = 2β, from π_ref and three random starts.
+  betas = [0.03, 0.3]
+  starts = np.concatenate([np.zeros((1, n)), 3.0 * np.random.default_rng(1).standard_normal((3, n))])
+  run = jax.jit(jax.vmap(lambda l0, g, eq: games.nash_mp.run(g, step_size=2 * g.beta, num_steps=300,
+                                                             log_pi0=l0, equilibrium=eq,
+                                                             metrics=("kl",))[1].kl,
+                         in_axes=(0, None, None)))
+  for beta in betas:
+    g = instance(family, n, beta)
+    eq = games.solve_equilibrium(g).log_pi
+    starts_b = starts.copy()
+    starts_b[0] = np.asarray(g.log_ref)
+    kl = np.asarray(run(jnp.asarray(starts_b), g, eq))
+    k = np.arange(kl.shape[1])
+    bound = kl[:, :1] * (1 + 2 * beta)**(-k)
+    keep = kl > 1e-24  # below, KL's own round-off (~1e-31) dominates
+    assert np.all(kl[keep] <= bound[keep] * (1 + 1e-9))
 
 
 @pytest.mark.parametrize("family, n, beta", [("uniform", 10, 0.1), ("cyclic", 11, 0.03),
