@@ -104,6 +104,10 @@ def concrete_positive(name: str, x: Any) -> None:
   _validate.positive(name, x)
 
 
-def concrete_below(name: str, x: Any, bound: float, what: str) -> None:
-  if _validate.is_concrete(x) and not (np.asarray(x) < bound).all():
-    raise ValueError(f"{name} must satisfy {what} < {bound:g}, got {np.asarray(x)!r}.")
+def check_step_below_inverse_beta(game: PreferenceGame, step_size: Any) -> None:
+  """``step_size`` must be > 0 with ``step_size * beta < 1`` (checked on concrete values only)."""
+  _validate.positive("step_size", step_size)
+  if _validate.is_concrete((step_size, game.beta)):
+    prod = np.asarray(step_size) * np.asarray(game.beta)
+    if not (prod < 1.0).all():
+      raise ValueError(f"step_size must satisfy step_size * beta < 1, got {prod!r}.")

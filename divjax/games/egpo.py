@@ -21,7 +21,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from divjax import _validate
 from divjax.games import _solver
 from divjax.games._solver import SolverState, Trajectory
 from divjax.games.game import PreferenceGame, win_rates
@@ -42,12 +41,6 @@ def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   return _solver.init_state(game, log_pi0)
 
 
-def _check_step(game, step_size):
-  _solver.concrete_positive("step_size", step_size)
-  if _validate.is_concrete((step_size, game.beta)):
-    _solver.concrete_below("step_size", jnp.asarray(step_size) * game.beta, 1.0, "step_size * beta")
-
-
 def _step(game: PreferenceGame, log_anchor: Array, win: Array, eta_e: Array) -> Array:
   return jax.nn.log_softmax(log_anchor + eta_e * (game.beta * (game.log_ref - log_anchor) + win))
 
@@ -63,7 +56,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
   Returns:
     The state at π_{k+1}, ``queries`` + 2.
   """
-  _check_step(game, step_size)
+  _solver.check_step_below_inverse_beta(game, step_size)
   log_half = _step(game, state.log_pi, win_rates(game, state.log_pi), step_size)
   log_new = _step(game, state.log_pi, win_rates(game, log_half), step_size)
   return SolverState(log_new, state.step + 1, state.queries + QUERIES_PER_STEP)
@@ -79,7 +72,7 @@ def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Arra
   References:
     R. Zhou, M. Fazel, S. S. Du, arXiv:2503.08942.
   """
-  _check_step(game, step_size)
+  _solver.check_step_below_inverse_beta(game, step_size)
   step_size = jnp.asarray(step_size, game.log_ref.dtype)
   return _solver.run_scan(lambda s: update(game, s, step_size=step_size), game, init(game, log_pi0),
                           num_steps=num_steps, equilibrium=equilibrium, metrics=metrics)

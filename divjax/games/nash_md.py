@@ -21,7 +21,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from divjax import _validate
 from divjax.games import _solver
 from divjax.games._solver import SolverState, Trajectory
 from divjax.games.game import PreferenceGame, win_rates
@@ -37,15 +36,9 @@ def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   return _solver.init_state(game, log_pi0)
 
 
-def _check_step(game, step_size):
-  _solver.concrete_positive("step_size", step_size)
-  if _validate.is_concrete((step_size, game.beta)):
-    _solver.concrete_below("step_size", jnp.asarray(step_size) * game.beta, 1.0, "step_size * beta")
-
-
 def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> SolverState:
   """One Nash-MD step with step size η, 0 < ηβ < 1 (``queries`` + 1)."""
-  _check_step(game, step_size)
+  _solver.check_step_below_inverse_beta(game, step_size)
   eb = step_size * game.beta
   log_mix = jax.nn.log_softmax((1.0 - eb) * state.log_pi + eb * game.log_ref)
   log_new = jax.nn.log_softmax(log_mix + step_size * win_rates(game, log_mix))
@@ -62,7 +55,7 @@ def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Arra
   References:
     R. Munos et al., arXiv:2312.00886.
   """
-  _check_step(game, step_size)
+  _solver.check_step_below_inverse_beta(game, step_size)
   step_size = jnp.asarray(step_size, game.log_ref.dtype)
   return _solver.run_scan(lambda s: update(game, s, step_size=step_size), game, init(game, log_pi0),
                           num_steps=num_steps, equilibrium=equilibrium, metrics=metrics)

@@ -110,4 +110,6 @@ def test_quick_run_nash_mp_beats_mmd_on_the_cyclic_tournament(quick_results):
   rows = [r for r in results["tables"]["comparison"] if r["family"] == "cyclic" and r["beta"] == 0.01]
   by = {r["method"]: float(r["per_query"]) for r in rows}
   assert by["nash_mp_theory"] < by["mmd_best"] and by["nash_mp_theory"] < by["nash_md_best"]
-  np.testing.assert_allclose(by["egpo_theory"], by["nash_mp_theory"], rtol=1e-9)
+  # Same iterates up to round-off (checked to 1e-10 elsewhere); near KL = 1e-26 a 1e-15 difference in
+  # the logits changes KL by ~1 %, i.e. the per-query factor over ~1500 queries by ~1e-5.
+  np.testing.assert_allclose(by["egpo_theory"], by["nash_mp_theory"], rtol=1e-4)

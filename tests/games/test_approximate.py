@@ -10,12 +10,6 @@ import pytest
 from divjax import games
 
 
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
-
-
 def _setup(beta=0.1, n=6):
   g = games.uniform(jax.random.PRNGKey(0), n, beta=beta)
   eq = games.solve_equilibrium(g).log_pi

@@ -15,12 +15,6 @@ from scipy import optimize
 from divjax import games
 
 
-@pytest.fixture
-def x64():
-  with jax.enable_x64(True):
-    yield
-
-
 def np_softmax(x):
   z = np.exp(x - x.max())
   return z / z.sum()
