@@ -65,6 +65,7 @@ EXPERIMENTS: tuple[str, ...] = (
     "fdiv_modes",
     "mle_risk",
     "kde_regimes",
+    "nash_mp",
     "alignment_asymptotics",
     "gaussian_ib",
     "cs_ib_regression",
