@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 #: Registered experiment modules, in the order ``run --all`` runs them.
-EXPERIMENTS: tuple[str, ...] = ("fdiv_modes", "mle_risk")
+EXPERIMENTS: tuple[str, ...] = ("fdiv_modes", "mle_risk", "sinkhorn_kd")
 
 SCALES = ("quick", "paper")
 _PACKAGES = ("divjax", "jax", "jaxlib", "flax", "optax", "chex", "ott-jax", "numpy", "scipy",
