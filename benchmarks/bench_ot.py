@@ -23,8 +23,9 @@ Cases (float32 for JAX, float64 for POT, inputs from a fixed seed):
    ott-jax iterations written directly vs the public code's row/column loop written in ``jax.numpy``.
 
 JAX timings: compile time (``lower().compile()``) apart; run time = median of ≥ 5 calls after a warm-up,
-each ended by ``block_until_ready``. Peers: median of ≥ 5 calls after a warm-up, except calls slower than
-``SLOW_S`` which are timed ``SLOW_RUNS`` times (marked in the table) so the default run stays short.
+each ended by ``block_until_ready``; the implementations of a case are timed in interleaved rounds.
+NumPy peers have no warm-up (nothing to compile). When any call of a case takes longer than ``SLOW_S``
+only ``SLOW_RUNS`` rounds are timed (the *runs* column says so), so the default run stays short.
 Ratios are peer time / divjax time (> 1: divjax faster). The header records the machine and the load
 average before and after.
 """
@@ -80,19 +81,36 @@ QUICK = Sizes("quick", n_points=200, dim=16, eps_rel=(0.1, 0.01), max_iterations
               batch_points=64, sinkd_batches=(16, 64), classes=10, repeats=5)
 
 
-def _median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, int]:
-  jax.block_until_ready(fn())  # warm-up
-  times = []
-  runs = repeats
-  i = 0
-  while i < runs:
+def _interleaved(fns: Sequence[Callable[[], Any]], repeats: int, *, warm_up: bool = True
+                 ) -> tuple[list[float], int, list[Any]]:
+  """Median times of ``fns`` timed in interleaved rounds (load drift hits them alike).
+
+  One warm-up call each (skipped for NumPy peers with ``warm_up=False``, whose first call is then a
+  timed round); ``repeats`` rounds, or ``SLOW_RUNS`` when a call takes longer than ``SLOW_S``.
+  Returns (medians, rounds, the last outputs).
+  """
+  outs: list[Any] = [None] * len(fns)
+  times: list[list[float]] = [[] for _ in fns]
+  slow = False
+  for i, fn in enumerate(fns):
     t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - t0)
-    if i == 0 and times[0] > SLOW_S:
-      runs = SLOW_RUNS
-    i += 1
-  return statistics.median(times), len(times)
+    outs[i] = jax.block_until_ready(fn())
+    dt = time.perf_counter() - t0
+    slow |= dt > SLOW_S
+    if not warm_up:
+      times[i].append(dt)
+  rounds = SLOW_RUNS if slow else repeats
+  for _ in range(rounds - (0 if warm_up else 1)):
+    for i, fn in enumerate(fns):
+      t0 = time.perf_counter()
+      outs[i] = jax.block_until_ready(fn())
+      times[i].append(time.perf_counter() - t0)
+  return [statistics.median(t) for t in times], len(times[0]), outs
+
+
+def _median_time(fn: Callable[[], Any], repeats: int, *, warm_up: bool = True) -> tuple[float, int]:
+  (t,), n, _ = _interleaved([fn], repeats, warm_up=warm_up)
+  return t, n
 
 
 def _compiled(fn: Callable[..., Any], *args: Any) -> tuple[Callable[..., Any], float]:
@@ -142,16 +160,13 @@ def case_large(sizes: Sizes, rows: list[dict[str, Any]]) -> None:
     case = f"{sizes.n_points}×{sizes.n_points}, d={sizes.dim}, ε={rel:g}·mean cost"
     dj, dj_c = _compiled(lambda x, y: _divjax(x, y, eps, sizes.max_iterations), xj, yj)
     od, od_c = _compiled(lambda x, y: _ott_direct(x, y, eps, sizes.max_iterations), xj, yj)
-    dj_t, dj_n = _median_time(lambda: dj(xj, yj), sizes.repeats)
-    od_t, od_n = _median_time(lambda: od(xj, yj), sizes.repeats)
-    # Interleave once more to even out load drift between the two JAX calls.
-    dj_t2, _ = _median_time(lambda: dj(xj, yj), sizes.repeats)
-    od_t2, _ = _median_time(lambda: od(xj, yj), sizes.repeats)
-    dj_t, od_t = min(dj_t, dj_t2), min(od_t, od_t2)
-    _, dj_cost, dj_conv, dj_it = (np.asarray(v) for v in dj(xj, yj))
-    _, od_cost, od_conv, od_it = (np.asarray(v) for v in od(xj, yj))
-    pot_t, pot_n = _median_time(lambda: _pot_log(M, eps, sizes.max_iterations), sizes.repeats)
-    pot_cost, pot_it = _pot_log(M, eps, sizes.max_iterations)
+    (dj_t, od_t), dj_n, (dj_out, od_out) = _interleaved([lambda: dj(xj, yj), lambda: od(xj, yj)],
+                                                         sizes.repeats)
+    od_n = dj_n
+    _, dj_cost, dj_conv, dj_it = (np.asarray(v) for v in dj_out)
+    _, od_cost, od_conv, od_it = (np.asarray(v) for v in od_out)
+    (pot_t,), pot_n, ((pot_cost, pot_it),) = _interleaved([lambda: _pot_log(M, eps, sizes.max_iterations)],
+                                                          sizes.repeats, warm_up=False)
     ref = float(dj_cost)
     rows.append(_row(case, "divjax sinkhorn_cost (jit)", dj_c, dj_t, dj_n, dj_t, ref, ref, int(dj_it),
                      bool(dj_conv)))
@@ -181,12 +196,11 @@ def case_batch(sizes: Sizes, rows: list[dict[str, Any]]) -> None:
   vm, vm_c = _compiled(lambda x, y: ot.batched_sinkhorn_cost(x, y, method="vmap", max_iterations=budget, **kw),
                        xj, yj)
   od, od_c = _compiled(jax.vmap(lambda x, y: _ott_direct(x, y, eps, sizes.max_iterations)), xj, yj)
-  loop_t, loop_n = _median_time(lambda: loop(xj, yj), sizes.repeats)
-  vm_t, vm_n = _median_time(lambda: vm(xj, yj), sizes.repeats)
-  od_t, od_n = _median_time(lambda: od(xj, yj), sizes.repeats)
-  out_vm, out_od = vm(xj, yj), od(xj, yj)
+  (loop_t, vm_t, od_t), loop_n, (_, out_vm, out_od) = _interleaved(
+      [lambda: loop(xj, yj), lambda: vm(xj, yj), lambda: od(xj, yj)], sizes.repeats)
+  vm_n = od_n = loop_n
   ref = np.asarray(out_loop.transport_cost, np.float64)
-  ref_t = min(loop_t, vm_t)
+  ref_t = loop_t  # the CPU default path
   rel = lambda c: float(np.max(np.abs(np.asarray(c, np.float64) - ref) / np.abs(ref)))
 
   def pot_loop():
@@ -197,10 +211,8 @@ def case_batch(sizes: Sizes, rows: list[dict[str, Any]]) -> None:
                                 method="log_sinkhorn", grad="detach")
     return res
 
-  pl_t, pl_n = _median_time(pot_loop, sizes.repeats)
-  pl = pot_loop()
-  pb_t, pb_n = _median_time(pot_batch, sizes.repeats)
-  pb = pot_batch()
+  (pl_t, pb_t), pl_n, (pl, pb) = _interleaved([pot_loop, pot_batch], sizes.repeats, warm_up=False)
+  pb_n = pl_n
   pb_cost = (np.asarray(pb.plan) * M).sum((1, 2))
   rows.append(_row(case, "divjax batched, method='loop' (jit)", loop_c, loop_t, loop_n, ref_t, 0.0, 1.0,
                    int(np.max(out_loop.n_iters)), bool(np.all(out_loop.converged))))

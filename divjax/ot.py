@@ -34,7 +34,10 @@ Batches: :func:`batched_sinkhorn_cost` offers ``method="vmap"`` (every problem r
 ``max_iterations`` iterations in lock-step: one fused program, the fast path on accelerators) and
 ``method="loop"`` (a jitted ``lax.map`` over problems, each stopping as soon as it converges: on CPU
 this is faster because no work is spent on already-converged problems). ``method=None`` picks
-``"loop"`` on CPU and ``"vmap"`` elsewhere, the choice measured by ``benchmarks/bench_ot.py``.
+``"loop"`` on CPU, as measured by ``benchmarks/bench_ot.py`` (the loop beat the fixed-budget ``vmap``
+even when the budget equals the slowest problem's need, and ``vmap`` of the early-stopping solver was
+several times slower still), and ``"vmap"`` on GPU/TPU, where one fused batched program is the
+usual winner; that accelerator default has **not** been benchmarked yet (run the benchmark there).
 
 References:
   Cuturi, *Sinkhorn distances: lightspeed computation of optimal transport*, NeurIPS 2013,
@@ -476,7 +479,7 @@ def histogram_sinkhorn_divergence(a: ArrayLike,
 
 
 def default_batch_method(backend: str | None = None) -> str:
-  """``"loop"`` on CPU, ``"vmap"`` on GPU/TPU (measured by ``benchmarks/bench_ot.py``)."""
+  """``"loop"`` on CPU (measured by ``benchmarks/bench_ot.py``), ``"vmap"`` on GPU/TPU (not yet measured)."""
   backend = backend or jax.default_backend()
   return "loop" if backend == "cpu" else "vmap"
 
@@ -506,7 +509,8 @@ def batched_sinkhorn_cost(x: ArrayLike,
   * ``method="loop"``: a jitted ``lax.map`` over problems, each with ott-jax's early stopping
     (checks every ``inner_iterations``). On CPU the loop is faster: it spends no iterations on
     problems that have already converged, and a CPU gains little from batching the kernel
-    applications.
+    applications. (``jax.vmap`` of the early-stopping solver, which runs every problem until the
+    slowest has converged, was slower than both paths on CPU in the benchmark.)
 
   ``method=None`` uses :func:`default_batch_method` (``"loop"`` on CPU, ``"vmap"`` otherwise).
 
