@@ -122,10 +122,11 @@ def test_w2_sigma_star_matches_quantile_integral(a):
   np.testing.assert_allclose(fdiv_modes.w2_sigma_star(a), quantile_w2_sigma(a), atol=5e-4)
 
 
+@pytest.mark.slow
 def test_w2_fit_exact_minimises_the_exact_w2_to_a_gaussian():
   # Brute force: W₂² between the empirical measure and N(μ, σ²) by quadrature over u, minimised by scipy.
   from scipy import optimize
-  x = np.sort(np.random.default_rng(0).normal(size=20) * 2 + 0.3)
+  x = np.sort(np.random.default_rng(0).normal(size=10) * 2 + 0.3)
   n = len(x)
 
   def w2sq(theta):
