@@ -114,7 +114,7 @@ class Config:
   ot_epsilons: tuple[float, ...] = (0.25, 1.0, 4.0)
   ot_n_samples: int = 96
   ot_seeds: int = 4
-  ot_steps: int = 30
+  ot_steps: int = 20
   ot_learning_rate: float = 0.25
   ot_population_nodes: int = 20000
 
