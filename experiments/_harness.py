@@ -70,6 +70,7 @@ EXPERIMENTS: tuple[str, ...] = (
     "gaussian_ib",
     "cs_ib_regression",
     "layerwise_bounds",
+    "sinkhorn_kd",
 )
 
 SCALES = ("quick", "paper")

@@ -101,3 +101,53 @@ def test_every_reported_local_minimum_is_a_minimum_of_the_exact_objective(quick_
                        loss(theta - h * (ei - ej)) + loss(theta - h * (ei + ej))) / (4 * h * h)
                       for ej in np.eye(2)] for ei in np.eye(2)])
     assert np.linalg.eigvalsh(hess).min() > 0, (m, hess)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Optimal-transport fits.
+
+
+def quantile_w2_sigma(a, n=4000):
+  """σ* = ∫₀¹ F⁻¹(u) Φ⁻¹(u) du by the midpoint rule on quantiles found with brentq (independent form)."""
+  from scipy import optimize
+  u = (np.arange(n) + 0.5) / n
+  F = lambda x, ui: 0.5 * (stats.norm.cdf(x, -a, 1) + stats.norm.cdf(x, a, 1)) - ui
+  q = np.array([optimize.brentq(F, -a - 15, a + 15, args=(ui,), xtol=1e-12) for ui in u])
+  return float(np.mean(q * stats.norm.ppf(u)))
+
+
+@pytest.mark.parametrize("a", [3.0, 4.0])
+def test_w2_sigma_star_matches_quantile_integral(a):
+  # The midpoint rule's error at n = 4000 is about 1e-4 (the integrand's log-singular tails).
+  np.testing.assert_allclose(fdiv_modes.w2_sigma_star(a), quantile_w2_sigma(a), atol=5e-4)
+
+
+@pytest.mark.slow
+def test_w2_fit_exact_minimises_the_exact_w2_to_a_gaussian():
+  # Brute force: W₂² between the empirical measure and N(μ, σ²) by quadrature over u, minimised by scipy.
+  from scipy import optimize
+  x = np.sort(np.random.default_rng(0).normal(size=10) * 2 + 0.3)
+  n = len(x)
+
+  def w2sq(theta):
+    mu, sigma = theta
+    total = 0.0
+    for i in range(n):
+      f = lambda u: (x[i] - mu - sigma * stats.norm.ppf(u))**2
+      total += integrate.quad(f, i / n, (i + 1) / n, limit=100)[0]
+    return total
+
+  want = optimize.minimize(w2sq, [0.0, 1.0], method="Nelder-Mead",
+                           options={"xatol": 1e-7, "fatol": 1e-12}).x
+  mu, sigma = fdiv_modes.w2_fit_exact(jnp.asarray(x))
+  np.testing.assert_allclose([float(mu), float(sigma)], want, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_quick_run_ot_fits_are_centred_and_narrower_than_forward_kl(quick_results):
+  _, results = quick_results
+  for p in results["tables"]["ot_per_eps"]:
+    assert p["max_abs_mu_minus_sample_mean"] < 2e-3
+    assert p["sigma"] < np.sqrt(1 + p["a"]**2)
+  for r in results["tables"]["ot_population"]:
+    np.testing.assert_allclose(r["sigma_w2_population_fit"], quantile_w2_sigma(r["a"]), atol=1e-3)
