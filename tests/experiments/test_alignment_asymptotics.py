@@ -8,28 +8,19 @@ Bernoulli closed forms of q_λ and the rate I_λ(x) = KL(Bern(x)‖Bern(q_λ)).
 
 import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from scipy import optimize, special, stats
 
 from experiments import alignment_asymptotics as aa
+from tests.experiments._quick import run_quick
 
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """`python -m experiments run alignment_asymptotics --out <tmp>` (quick scale)."""
-  # CI sets DIVJAX_RESULTS to its main job's folder, so this reuses that run when the hash matches.
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", aa.NAME, "--out", str(out)],
-                        capture_output=True, text=True, timeout=900, env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert aa.NAME in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / aa.NAME, json.loads((out / aa.NAME / "results.json").read_text())
+  return run_quick(aa.NAME, tmp_path_factory)
 
 
 def bern_kl(a, b):

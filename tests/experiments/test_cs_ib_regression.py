@@ -2,16 +2,13 @@
 
 import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from experiments import cs_ib_regression as exp
+from tests.experiments._quick import run_quick
 
 
 def test_bayes_rmse_matches_monte_carlo():
@@ -53,12 +50,7 @@ def test_rms_distance_is_the_root_mean_square_pairwise_distance():
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """`python -m experiments run cs_ib_regression --out <tmp>` (quick scale)."""
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", "cs_ib_regression", "--out",
-                         str(out)], capture_output=True, text=True, timeout=900, env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "cs_ib_regression" in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / "cs_ib_regression", json.loads((out / "cs_ib_regression" / "results.json").read_text())
+  return run_quick("cs_ib_regression", tmp_path_factory)
 
 
 @pytest.mark.slow

@@ -1,10 +1,6 @@
 """fdiv_modes: the objective against scipy quadrature, and the quick config end to end (README command)."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +8,7 @@ import pytest
 from scipy import integrate, stats
 
 from experiments import fdiv_modes
+from tests.experiments._quick import run_quick
 
 
 def scipy_log_target(x, a):
@@ -47,13 +44,7 @@ def test_distinct_minima_merges_symmetric_fits():
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """README command 1 for this experiment: `python -m experiments run fdiv_modes` (quick scale)."""
-  # CI sets DIVJAX_RESULTS to its main job's folder, so this reuses that run when the hash matches.
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", "fdiv_modes", "--out", str(out)],
-                        capture_output=True, text=True, timeout=600, env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "fdiv_modes" in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / "fdiv_modes", json.loads((out / "fdiv_modes" / "results.json").read_text())
+  return run_quick("fdiv_modes", tmp_path_factory, timeout=600)
 
 
 @pytest.mark.slow

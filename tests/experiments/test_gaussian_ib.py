@@ -2,10 +2,6 @@
 
 import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -14,6 +10,7 @@ from scipy import optimize
 
 from divjax import ib
 from experiments import gaussian_ib
+from tests.experiments._quick import run_quick
 
 
 def test_vib_population_optimum_of_a_scalar_problem_matches_a_root_find():
@@ -38,12 +35,7 @@ def test_random_problem_is_a_valid_joint_covariance():
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """`python -m experiments run gaussian_ib --out <tmp>` (quick scale)."""
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", "gaussian_ib", "--out", str(out)],
-                        capture_output=True, text=True, timeout=900, env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "gaussian_ib" in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / "gaussian_ib", json.loads((out / "gaussian_ib" / "results.json").read_text())
+  return run_quick("gaussian_ib", tmp_path_factory)
 
 
 @pytest.mark.slow

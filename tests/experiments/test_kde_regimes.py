@@ -6,28 +6,19 @@ moments E w^k = (1 + k/h²)^{−d/2} exp(−k r²/(2(h² + k))) for the CLT-regi
 
 import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from scipy import optimize
 
 from experiments import kde_regimes
+from tests.experiments._quick import run_quick
 
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """`python -m experiments run kde_regimes --out <tmp>` (quick scale)."""
-  # CI sets DIVJAX_RESULTS to its main job's folder, so this reuses that run when the hash matches.
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", "kde_regimes", "--out", str(out)],
-                        capture_output=True, text=True, timeout=900, env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "kde_regimes" in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / "kde_regimes", json.loads((out / "kde_regimes" / "results.json").read_text())
+  return run_quick("kde_regimes", tmp_path_factory)
 
 
 def _rows(results, table, **where):

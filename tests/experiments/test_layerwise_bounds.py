@@ -6,16 +6,13 @@ normal CDF for the TV of two Gaussians, and a brute-force Monte-Carlo run of the
 
 import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from scipy import stats
 
 from experiments import layerwise_bounds as lb
+from tests.experiments._quick import run_quick
 
 
 def test_enumerated_dropout_channel_is_stochastic_with_the_spec_coefficient():
@@ -58,14 +55,7 @@ def test_instance_has_the_requested_signal_and_rank():
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """`python -m experiments run layerwise_bounds --out <tmp>` (quick scale)."""
-  # CI sets DIVJAX_RESULTS to its main job's folder, so this reuses that run when the hash matches.
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", "layerwise_bounds", "--out",
-                         str(out)], capture_output=True, text=True, timeout=900,
-                        env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "layerwise_bounds" in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / "layerwise_bounds", json.loads((out / "layerwise_bounds" / "results.json").read_text())
+  return run_quick("layerwise_bounds", tmp_path_factory)
 
 
 @pytest.mark.slow

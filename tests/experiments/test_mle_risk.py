@@ -9,10 +9,6 @@ numbers of the spec's §3.2 and §5 tables.
 import itertools
 import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +18,7 @@ from scipy import integrate, stats
 
 from divjax import expfam as ef
 from experiments import mle_risk
+from tests.experiments._quick import run_quick
 
 # ---------------------------------------------------------------------------------------------------
 # Helpers (fast).
@@ -140,13 +137,7 @@ def test_mvn_kl_and_cofactor_family_agree_with_the_library():
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """`python -m experiments run mle_risk --out <tmp>` (quick scale)."""
-  # CI sets DIVJAX_RESULTS to its main job's folder, so this reuses that run when the hash matches.
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", "mle_risk", "--out", str(out)],
-                        capture_output=True, text=True, timeout=900, env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "mle_risk" in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / "mle_risk", json.loads((out / "mle_risk" / "results.json").read_text())
+  return run_quick("mle_risk", tmp_path_factory)
 
 
 def _rows(results, table, **where):

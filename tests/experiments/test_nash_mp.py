@@ -2,10 +2,6 @@
 
 import json
 import math
-import os
-import pathlib
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +10,7 @@ import pytest
 
 from divjax import games
 from experiments import nash_mp
+from tests.experiments._quick import run_quick
 
 
 def test_query_budget_follows_the_spec():
@@ -66,13 +63,7 @@ def test_jacobian_rate_matches_autodiff():
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """`python -m experiments run nash_mp --out <tmp>` (quick scale)."""
-  # CI sets DIVJAX_RESULTS to its main job's folder, so this reuses that run when the hash matches.
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", "nash_mp", "--out", str(out)],
-                        capture_output=True, text=True, timeout=900, env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "nash_mp" in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / "nash_mp", json.loads((out / "nash_mp" / "results.json").read_text())
+  return run_quick("nash_mp", tmp_path_factory)
 
 
 @pytest.mark.slow

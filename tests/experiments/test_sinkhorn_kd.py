@@ -1,16 +1,13 @@
 """sinkhorn_kd: the ECE helper against a direct numpy count, and the quick config end to end."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from scipy.special import softmax
 
 from experiments import sinkhorn_kd
+from tests.experiments._quick import run_quick
 
 
 def numpy_ece(logits, labels, n_bins):
@@ -36,12 +33,7 @@ def test_ece_matches_numpy_binning():
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
   """README command 1 for this experiment: `python -m experiments run sinkhorn_kd` (quick scale)."""
-  out = pathlib.Path(os.environ.get("DIVJAX_RESULTS") or tmp_path_factory.mktemp("results"))
-  proc = subprocess.run([sys.executable, "-m", "experiments", "run", "sinkhorn_kd", "--out", str(out)],
-                        capture_output=True, text=True, timeout=900, env=os.environ.copy())
-  assert proc.returncode == 0, proc.stdout + proc.stderr
-  assert "sinkhorn_kd" in proc.stdout and (" ok " in proc.stdout or " cached " in proc.stdout)
-  return out / "sinkhorn_kd", json.loads((out / "sinkhorn_kd" / "results.json").read_text())
+  return run_quick("sinkhorn_kd", tmp_path_factory)
 
 
 @pytest.mark.slow
