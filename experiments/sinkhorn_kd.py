@@ -207,13 +207,11 @@ def _loss_fns(config: Config) -> list[Any]:
     with_sinkhorn = branch.endswith("+sinkhorn")
 
     def loss(zs, zt, y, alpha, beta):
-      kd = jnp.mean(ot.kd_divergence(zs, zt, kind=kind, temperature=config.temperature))
-      ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(zs, y))
-      total = alpha * kd + (1.0 - alpha) * ce
-      if with_sinkhorn:
-        total = total + beta * ot.sinkd_loss(zs, zt, epsilon=config.sinkhorn_epsilon,
-                                             num_iterations=config.sinkhorn_iterations)
-      return total
+      # A literal 0.0 (not a traced β) tells the library to skip the Sinkhorn term entirely.
+      return ot.distillation_loss(
+          zs, zt, y, kd=kind, alpha=alpha, beta=beta if with_sinkhorn else 0.0,
+          temperature=config.temperature, sinkhorn_epsilon=config.sinkhorn_epsilon,
+          sinkhorn_iterations=config.sinkhorn_iterations).total
     return loss
   return [make(b) for b in _BRANCHES]
 

@@ -84,6 +84,7 @@ def _check_points(x: Any, data: Any, bandwidth: Any, weights: Any) -> None:
   _check_bandwidth(bandwidth, d)
   if weights is not None:
     _validate.ndim("weights", weights, 1)
+    _validate.finite("weights", weights)
     if np.shape(weights)[0] != np.shape(data)[0]:
       raise ValueError(f"weights must have shape [{np.shape(data)[0]}] (one per data point), got "
                        f"{np.shape(weights)}.")

@@ -58,5 +58,11 @@ def test_quick_run_reports_every_loss_with_standard_errors(quick_results):
     assert len(acc) == n_seeds
     np.testing.assert_allclose(r["accuracy"], acc.mean(), rtol=1e-6)
     np.testing.assert_allclose(r["accuracy_se"], acc.std(ddof=1) / np.sqrt(n_seeds), rtol=1e-6)
+  # The paired differences against the baseline, recomputed from the per-seed table.
+  base = {s["seed"]: s for s in per_seed if s["loss"] == sinkhorn_kd.BASELINE}
   for c in results["tables"]["comparisons"]:
-    assert c["within_noise"] == (abs(c["diff"]) < 2 * c["se"])
+    d = np.array([s[c["metric"]] - base[s["seed"]][c["metric"]] for s in per_seed
+                  if s["loss"] == c["loss"]])
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    np.testing.assert_allclose([c["diff"], c["se"]], [d.mean(), se], rtol=1e-5, atol=1e-7)
+    assert c["within_noise"] == (abs(d.mean()) < 2 * se)

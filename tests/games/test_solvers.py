@@ -13,6 +13,7 @@ import pytest
 from scipy import optimize
 
 from divjax import games
+from divjax.games import _solver
 
 
 def np_softmax(x):
@@ -122,9 +123,15 @@ def test_closed_form_step_equals_the_bfgs_argmin(x64):
   closed = jax.nn.softmax((1 - lam) * lk + lam * lref + lam / beta * (P @ np.exp(lopp)))
   np.testing.assert_allclose(np.asarray(closed), np_softmax(res.x), atol=1e-7)
   # The library's prox objective has the same minimiser.
-  val = float(games.approximate.prox_objective(g, jnp.log(closed), jnp.asarray(lk), jnp.asarray(lopp),
-                                               step_size=eta))
-  assert val <= f(res.x) - 1 / beta + 1e-9
+  # (It drops the constant 1/β of P(π_opp ≻ π) = 1 − πᵀPπ_opp, so it equals f − 1/β.)
+  prox = lambda th: games.approximate.prox_objective(g, jax.nn.log_softmax(th), jnp.asarray(lk),
+                                                     jnp.asarray(lopp), step_size=eta)
+  np.testing.assert_allclose(float(prox(jnp.log(closed))), f(res.x) - 1 / beta, atol=1e-9)
+  np.testing.assert_allclose(np.asarray(jax.grad(prox)(jnp.log(closed))), 0.0, atol=1e-8)
+  # And the solvers' closed-form step is that minimiser.
+  win = jnp.asarray(P @ np.exp(lopp))
+  step = _solver.prox_step(g, jnp.asarray(lk), win, jnp.asarray(lam))
+  np.testing.assert_allclose(np.exp(np.asarray(step)), np_softmax(res.x), atol=1e-7)
 
 
 @pytest.mark.parametrize("family, n", [("cyclic", 11), ("uniform", 10)])

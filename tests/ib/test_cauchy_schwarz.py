@@ -105,10 +105,13 @@ def test_gaussian_closed_form_matches_a_2d_grid_integral(x64):
 
 
 def test_gaussian_closed_form_is_twice_principes_convention(x64):
-  rng = np.random.default_rng(1)
-  m1, m2, c1, c2 = rng.normal(size=3), rng.normal(size=3), random_spd(rng, 3), random_spd(rng, 3)
-  np.testing.assert_allclose(ib.cs_divergence_gaussian(m1, c1, m2, c2),
-                             2 * dv.gaussian_cauchy_schwarz_divergence(m1, c1, m2, c2), rtol=1e-12)
+  # Both conventions against the same independent quadrature: ib's is −2log∫pq + log∫p² + log∫q²,
+  # divergences' (Principe's) is half of it.
+  m1, v1, m2, v2 = 0.3, 0.7, -0.9, 1.8
+  want = quad_cs_1d(m1, v1, m2, v2)
+  args = (np.array([m1]), np.array([[v1]]), np.array([m2]), np.array([[v2]]))
+  np.testing.assert_allclose(ib.cs_divergence_gaussian(*args), want, rtol=1e-8)
+  np.testing.assert_allclose(dv.gaussian_cauchy_schwarz_divergence(*args), want / 2, rtol=1e-8)
 
 
 def test_half_jeffreys_bounds_gaussian_cs_over_random_pairs(x64):

@@ -86,7 +86,9 @@ def test_clt_regime_iqr_of_log_density_matches_exact_relative_sd():
   hs = (2.0, 2.5, 1.6)
   with jax.enable_x64(True):  # float64 accumulation, as the spec's brute force
     lz = np.asarray(log_z(jax.random.key(0), jnp.asarray(hs, jnp.float64)))
-  for row, h, tol in zip(lz, hs, (0.05, 0.05, 0.15)):
+  # h = 1.6 sits just above h_CLT = 1.479: the CLT prediction itself is ~7 % off there (seed 0: −6.7 %),
+  # so its tolerance is that bias plus ~1.5 SE.
+  for row, h, tol in zip(lz, hs, (0.05, 0.05, 0.10)):
     iqr = np.subtract(*np.percentile(row, [75, 25]))
     pred = 1.349 * float(theory.clt_relative_sd(h, n=n, d=d, r2=float(d)))
     # The IQR's own sampling error is ≈ 1.17/√4000 = 1.8 % of it for a normal: 5 % is ~2.7 SE.

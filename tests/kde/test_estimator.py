@@ -279,6 +279,8 @@ def test_bad_inputs_raise():
     kde.log_density(x, y, 1.0, weights=np.ones(4))
   with pytest.raises(ValueError, match="weights must not all be zero"):
     kde.log_density(x, y, 1.0, weights=np.zeros(5))
+  with pytest.raises(ValueError, match="weights contains NaN"):
+    kde.log_density(x, y, 1.0, weights=np.array([1.0, np.nan, 1.0, 1.0, 1.0]))
   with pytest.raises(ValueError, match="at least 2 points"):
     kde.loo_log_likelihood(y[:1], 1.0)
   with pytest.raises(ValueError, match="participation|x must have last"):
