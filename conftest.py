@@ -1,0 +1,32 @@
+"""Root pytest configuration: applies to tests/ and to the doctests in divjax/.
+
+Set before JAX is imported anywhere:
+
+* four fake CPU devices, so sharded sweeps are exercised everywhere;
+* the Agg matplotlib backend.
+
+The doctests (``Examples:`` blocks, run with ``--doctest-modules``) get ``jax``, ``jnp`` and ``np`` in
+their namespace and always run in float32 (JAX's default), whatever a previous test did.
+"""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _doctest_namespace(request, doctest_namespace):
+  if request.node.__class__.__name__ != "DoctestItem":
+    yield
+    return
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  doctest_namespace.update(jax=jax, jnp=jnp, np=np)
+  np.set_printoptions(precision=4, suppress=True)
+  with jax.enable_x64(False):
+    yield
