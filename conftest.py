@@ -3,7 +3,10 @@
 Set before JAX is imported anywhere:
 
 * four fake CPU devices, so sharded sweeps are exercised everywhere;
-* the Agg matplotlib backend.
+* the Agg matplotlib backend;
+* one results root for the whole session (``DIVJAX_RESULTS``, unless the caller set it): the
+  end-to-end tests and the notebooks then compute each quick run once and reuse it (the config hash
+  decides), instead of once per test module and once per notebook.
 
 The doctests (``Examples:`` blocks, run with ``--doctest-modules``) get ``jax``, ``jnp`` and ``np`` in
 their namespace and always run in float32 (JAX's default), whatever a previous test did.
@@ -14,7 +17,16 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
 import pytest  # noqa: E402
+
+if not os.environ.get("DIVJAX_RESULTS"):
+  _session_results = tempfile.mkdtemp(prefix="divjax-test-results-")
+  os.environ["DIVJAX_RESULTS"] = _session_results
+  atexit.register(shutil.rmtree, _session_results, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,18 @@
-"""Every notebook in notebooks/ executes top to bottom (its cells assert the reproduction's checks)."""
+"""Every notebook in notebooks/ executes top to bottom (its cells assert the reproduction's checks).
 
+The kernel runs in a temporary folder, so ``experiments`` (which is not installed with divjax) comes
+from the checkout through ``PYTHONPATH``; the quick runs come from the session's ``DIVJAX_RESULTS``.
+"""
+
+import os
 import pathlib
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_there_are_notebooks():
@@ -15,7 +21,8 @@ def test_there_are_notebooks():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, tmp_path):
+def test_notebook_executes(path, tmp_path, monkeypatch):
+  monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
   nb = nbformat.read(path, as_version=4)
   client = NotebookClient(nb, timeout=900, kernel_name="python3",
                           resources={"metadata": {"path": str(tmp_path)}})
