@@ -10,6 +10,21 @@ what is measured:
 
 Matplotlib is imported lazily with the non-interactive ``Agg`` backend unless a backend is already
 chosen (so notebooks keep their inline backend).
+
+Examples:
+  A theory curve, three measured points with error bars and the gap note, saved as PNG and PDF:
+
+  >>> import pathlib, tempfile
+  >>> from divjax import plotting
+  >>> fig, axes = plotting.new_figure()
+  >>> ax = axes[0, 0]
+  >>> _ = plotting.plot_theory(ax, [1, 2, 3], [1, 4, 9], label="x²")
+  >>> _ = plotting.plot_measurement(ax, [1, 2, 3], [1.1, 3.9, 9.2], yerr=[0.1, 0.2, 0.3],
+  ...                               label="measured", color=plotting.COLORS[0])
+  >>> plotting.annotate_gap(ax, "max gap 0.2")
+  >>> with tempfile.TemporaryDirectory() as tmp:
+  ...     print([p.name for p in plotting.save_figure(fig, pathlib.Path(tmp) / "squares")])
+  ['squares.png', 'squares.pdf']
 """
 
 from __future__ import annotations
@@ -49,8 +64,25 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 4.2, height: fl
                **kwargs: Any) -> "tuple[Figure, np.ndarray]":
   """A figure with a grid of axes, sized per panel, in the house style.
 
+  Args:
+    nrows: number of rows of panels.
+    ncols: number of columns of panels.
+    width: width of one panel in inches.
+    height: height of one panel in inches.
+    **kwargs: passed on to ``matplotlib.pyplot.subplots``.
+
   Returns:
     ``(fig, axes)`` with ``axes`` always a 2-D NumPy array of shape ``[nrows, ncols]``.
+
+  Examples:
+    Two panels side by side, 2 × 4.2 inches wide:
+
+    >>> import matplotlib.pyplot as plt
+    >>> from divjax import plotting
+    >>> fig, axes = plotting.new_figure(1, 2)
+    >>> print(axes.shape, fig.get_size_inches())
+    (1, 2) [8.4 3.2]
+    >>> plt.close(fig)
   """
   plt = _pyplot()
   fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
@@ -63,7 +95,28 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 4.2, height: fl
 
 def plot_theory(ax: "Axes", x: Sequence[float], y: Sequence[float], *, label: str = "theory",
                 color: str = "black", **kwargs: Any) -> list:
-  """Draws a theory curve: dashed, no markers."""
+  """Draws a theory curve: dashed, no markers.
+
+  Args:
+    ax: the axes to draw on.
+    x: abscissae.
+    y: predicted values.
+    label: legend label.
+    color: line colour.
+    **kwargs: passed on to ``Axes.plot`` (``linewidth`` defaults to 1.6).
+
+  Returns:
+    The list of ``Line2D`` objects that ``Axes.plot`` returns.
+
+  Examples:
+    >>> import matplotlib.pyplot as plt
+    >>> from divjax import plotting
+    >>> fig, axes = plotting.new_figure()
+    >>> (line,) = plotting.plot_theory(axes[0, 0], [1, 2, 3], [1, 4, 9])
+    >>> print(line.get_linestyle(), line.get_color())
+    -- black
+    >>> plt.close(fig)
+  """
   kwargs.setdefault("linewidth", 1.6)
   return ax.plot(x, y, linestyle="--", color=color, label=label, zorder=3, **kwargs)
 
@@ -72,7 +125,31 @@ def plot_measurement(ax: "Axes", x: Sequence[float], y: Sequence[float], *,
                      yerr: Sequence[float] | None = None, label: str | None = None,
                      color: str | None = None, marker: str = "o", filled: bool = True,
                      **kwargs: Any) -> Any:
-  """Draws measured points: markers on thin solid lines, error bars when ``yerr`` is given."""
+  """Draws measured points: markers on thin solid lines, with error bars when yerr is given.
+
+  Args:
+    ax: the axes to draw on.
+    x: abscissae.
+    y: measured values.
+    yerr: optional error-bar half-widths.
+    label: legend label.
+    color: marker and line colour (Matplotlib's cycle when ``None``).
+    marker: the marker style.
+    filled: filled markers, or white faces when ``False``.
+    **kwargs: passed on to ``Axes.errorbar`` (``linewidth`` defaults to 1.0, ``markersize`` to 5).
+
+  Returns:
+    The ``ErrorbarContainer`` that ``Axes.errorbar`` returns.
+
+  Examples:
+    >>> import matplotlib.pyplot as plt
+    >>> from divjax import plotting
+    >>> fig, axes = plotting.new_figure()
+    >>> bars = plotting.plot_measurement(axes[0, 0], [1, 2, 3], [1.1, 3.9, 9.2], yerr=[0.1, 0.2, 0.3])
+    >>> print(bars.lines[0].get_marker(), bars.lines[0].get_linestyle(), bars.has_yerr)
+    o - True
+    >>> plt.close(fig)
+  """
   kwargs.setdefault("linewidth", 1.0)
   kwargs.setdefault("markersize", 5)
   face = color if filled else "white"
@@ -81,7 +158,26 @@ def plot_measurement(ax: "Axes", x: Sequence[float], y: Sequence[float], *,
 
 
 def annotate_gap(ax: "Axes", text: str, *, loc: str = "upper left") -> None:
-  """Puts a small boxed note (typically the theory-vs-measurement gap) in a corner of ``ax``."""
+  """Puts a small boxed note (typically the theory-vs-measurement gap) in a corner of the axes.
+
+  Args:
+    ax: the axes to annotate.
+    text: the note.
+    loc: the corner, one of ``"upper left"``, ``"upper right"``, ``"lower left"``,
+      ``"lower right"``.
+
+  Raises:
+    KeyError: for any other ``loc``.
+
+  Examples:
+    >>> import matplotlib.pyplot as plt
+    >>> from divjax import plotting
+    >>> fig, axes = plotting.new_figure()
+    >>> plotting.annotate_gap(axes[0, 0], "gap 0.2", loc="lower right")
+    >>> print(axes[0, 0].texts[0].get_text())
+    gap 0.2
+    >>> plt.close(fig)
+  """
   corners = {
       "upper left": (0.03, 0.97, "left", "top"),
       "upper right": (0.97, 0.97, "right", "top"),
@@ -95,12 +191,27 @@ def annotate_gap(ax: "Axes", text: str, *, loc: str = "upper left") -> None:
 
 def save_figure(fig: "Figure", stem: str | os.PathLike, *, dpi: int = 150,
                 formats: Sequence[str] = ("png", "pdf")) -> list[pathlib.Path]:
-  """Saves ``fig`` as ``stem.png`` and ``stem.pdf``, each written to a temp file then renamed.
+  """Saves a figure as stem.png and stem.pdf, each written to a temporary file and then renamed.
 
   An interrupted save never leaves a truncated figure behind. The figure is closed afterwards.
+  Missing parent folders of ``stem`` are created.
+
+  Args:
+    fig: the figure.
+    stem: the output path without suffix.
+    dpi: resolution of the raster formats.
+    formats: the file formats (suffixes) to write.
 
   Returns:
-    The written paths.
+    The written paths, one per format.
+
+  Examples:
+    >>> import pathlib, tempfile
+    >>> from divjax import plotting
+    >>> fig, _ = plotting.new_figure()
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     print([p.name for p in plotting.save_figure(fig, pathlib.Path(tmp) / "demo")])
+    ['demo.png', 'demo.pdf']
   """
   plt = _pyplot()
   stem = pathlib.Path(stem)

@@ -12,7 +12,8 @@ re-exported here:
 * :mod:`~divjax.divergences.estimators` — sample-based estimators: the k-nearest-neighbour KL
   estimator and variational lower bounds (Donsker–Varadhan, NWJ, f-GAN) from critic outputs.
 
-All values are in nats.
+All values are in nats. The conventions, the numerically careful forms and the tests that check them
+are explained in :doc:`/theory/fdivergences`.
 """
 
 from divjax.divergences import discrete, estimators, gaussian, generators

@@ -23,14 +23,18 @@ the :math:`0 \log 0 = 0` branch instead (optimise logits, not probabilities, whe
 Because inputs are renormalised, the gradient with respect to probabilities is the gradient on the
 simplex; it differs from the naive partial derivatives by a constant along ``axis``.
 
+The cancellation-free forms and the zero conventions are derived in :doc:`/theory/fdivergences`.
+
 References:
-  Cover & Thomas, *Elements of Information Theory*, 2nd ed., 2006.
-  Lin, *Divergence measures based on the Shannon entropy*, IEEE Trans. IT 37, 1991 (Jensen–Shannon).
-  van Erven & Harremoës, *Rényi divergence and Kullback–Leibler divergence*, IEEE Trans. IT 2014,
-  arXiv:1206.2459.
-  Cichocki & Amari, *Families of alpha- beta- and gamma-divergences*, Entropy 12, 2010.
-  Jenssen, Principe, Erdogmus & Eltoft, *The Cauchy–Schwarz divergence and Parzen windowing*,
-  J. Franklin Inst. 2006.
+  * Cover & Thomas, *Elements of Information Theory*, 2nd ed., Wiley, 2006.
+  * Lin, *Divergence measures based on the Shannon entropy*, IEEE Trans. IT 37, 1991
+    (Jensen–Shannon).
+  * van Erven & Harremoës, *Rényi divergence and Kullback–Leibler divergence*, IEEE Trans. IT 60,
+    2014, arXiv:1206.2459.
+  * Cichocki & Amari, *Families of alpha- beta- and gamma-divergences*, Entropy 12, 2010,
+    doi:10.3390/e12061532.
+  * Jenssen, Principe, Erdogmus & Eltoft, *The Cauchy–Schwarz divergence and Parzen windowing*,
+    J. Franklin Inst. 343, 2006.
 """
 
 from __future__ import annotations
@@ -80,7 +84,12 @@ def normalized_log_probs(x: ArrayLike,
                          where: ArrayLike | None = None,
                          logits: bool = False,
                          name: str = "p") -> Array:
-  r"""Normalised log-probabilities :math:`\ell = \log p - \log\sum p` along ``axis``.
+  r"""Normalised log-probabilities along an axis, with masked and empty categories at −inf.
+
+  .. math::  \ell_i = \log x_i - \log\sum_j x_j \quad\text{(probabilities)},\qquad
+             \ell_i = x_i - \log\sum_j e^{x_j} \quad\text{(logits)},
+
+  the sums running over the categories kept by ``where``.
 
   Args:
     x: probabilities (``logits=False``) or unnormalised log-probabilities (``logits=True``).
@@ -92,6 +101,25 @@ def normalized_log_probs(x: ArrayLike,
   Returns:
     Log-probabilities of ``x``'s shape (broadcast with ``where``), ``-inf`` on zero-probability or
     masked categories. Finite gradients everywhere.
+
+  Raises:
+    TypeError: if ``x`` is not a real numeric array or ``where`` is not boolean.
+    ValueError: on concrete inputs that are not probabilities (or logits), a mask that does not
+      broadcast, or a mask that keeps only zero-probability categories.
+
+  Examples:
+    Logits go through a log-softmax; a mask drops a category and renormalises the others
+    (0.2 and 0.5 become 2/7 and 5/7):
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import divergences as dv
+    >>> lp = dv.normalized_log_probs(jnp.log(jnp.array([1.0, 3.0])), logits=True)
+    >>> print(np.round(np.exp(np.asarray(lp)), 4))
+    [0.25 0.75]
+    >>> lp = dv.normalized_log_probs(jnp.array([0.2, 0.3, 0.5]), where=jnp.array([True, False, True]))
+    >>> print(np.round(np.exp(np.asarray(lp)), 4))
+    [0.2857 0.     0.7143]
   """
   _validate.array(name, x)
   x = jnp.asarray(x)
@@ -179,7 +207,7 @@ def kl_divergence(p: ArrayLike,
                   axis: int = -1,
                   where: ArrayLike | None = None,
                   logits: bool = False) -> Array:
-  r"""Kullback–Leibler divergence :math:`\mathrm{KL}(p\,\|\,q)`.
+  r"""Kullback–Leibler divergence KL(p‖q) between discrete distributions.
 
   .. math::  \mathrm{KL}(p\,\|\,q) = \sum_i p_i \log\frac{p_i}{q_i}
              = \sum_i p_i\big(\operatorname{expm1}(\ell_{q,i}-\ell_{p,i}) + \ell_{p,i}-\ell_{q,i}\big)
@@ -203,6 +231,17 @@ def kl_divergence(p: ArrayLike,
 
   References:
     Kullback & Leibler, *On information and sufficiency*, Ann. Math. Statist. 22, 1951.
+
+  Examples:
+    ½ log(0.5/0.9) + ½ log(0.5/0.1) = 0.5108; a category with q = 0 < p makes KL infinite:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.kl_divergence(p, q)):.4f}")
+    0.5108
+    >>> print(float(dv.kl_divergence(p, jnp.array([1.0, 0.0]))))
+    inf
   """
   lp, lq = _prepare(p, q, axis, where, logits)
   return _guard(_kl_from_log_probs(lp, lq, axis), lp, lq, axis)
@@ -214,13 +253,24 @@ def reverse_kl_divergence(p: ArrayLike,
                           axis: int = -1,
                           where: ArrayLike | None = None,
                           logits: bool = False) -> Array:
-  r"""Reverse Kullback–Leibler divergence :math:`\mathrm{KL}(q\,\|\,p) = \sum_i q_i \log(q_i/p_i)`.
+  r"""Reverse Kullback–Leibler divergence KL(q‖p), the KL divergence with arguments swapped.
+
+  .. math::  \mathrm{KL}(q\,\|\,p) = \sum_i q_i \log\frac{q_i}{p_i}
 
   The mode-seeking direction when ``q`` is the fitted model and ``p`` the target. Arguments and
   return value as in :func:`kl_divergence`; ``+inf`` when some :math:`p_i = 0 < q_i`.
 
   References:
     Minka, *Divergence measures and message passing*, MSR-TR-2005-173, 2005.
+
+  Examples:
+    0.9 log 1.8 + 0.1 log 0.2 = 0.3681, the KL with the arguments swapped:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.reverse_kl_divergence(p, q)):.4f}", f"{float(dv.kl_divergence(q, p)):.4f}")
+    0.3681 0.3681
   """
   lp, lq = _prepare(p, q, axis, where, logits)
   return _guard(_kl_from_log_probs(lq, lp, axis), lp, lq, axis)
@@ -242,6 +292,15 @@ def js_divergence(p: ArrayLike,
 
   References:
     Lin, *Divergence measures based on the Shannon entropy*, IEEE Trans. IT 37(1), 1991.
+
+  Examples:
+    Distributions with disjoint supports reach the upper bound log 2:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])
+    >>> print(f"{float(dv.js_divergence(p, q)):.4f}")
+    0.6931
   """
   lp, lq = _prepare(p, q, axis, where, logits)
   any_pos = (lp > -jnp.inf) | (lq > -jnp.inf)
@@ -262,13 +321,24 @@ def total_variation(p: ArrayLike,
                     axis: int = -1,
                     where: ArrayLike | None = None,
                     logits: bool = False) -> Array:
-  r"""Total-variation distance :math:`\mathrm{TV}(p, q) = \tfrac12 \sum_i |p_i - q_i| \in [0, 1]`.
+  r"""Total-variation distance TV(p, q), half the ℓ¹ distance between p and q, in [0, 1].
+
+  .. math::  \mathrm{TV}(p, q) = \tfrac12 \sum_i |p_i - q_i|
 
   Computed as :math:`\tfrac12\sum_i p_i\,|\operatorname{expm1}(\ell_{q,i}-\ell_{p,i})|`. Arguments as
   in :func:`kl_divergence`.
 
   References:
-    Tsybakov, *Introduction to Nonparametric Estimation*, 2009, §2.4.
+    Tsybakov, *Introduction to Nonparametric Estimation*, Springer, 2009, §2.4.
+
+  Examples:
+    Half the ℓ¹ distance, ½ (0.4 + 0.4) = 0.4:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.total_variation(p, q)):.4f}")
+    0.4000
   """
   pair = _Pair(*_prepare(p, q, axis, where, logits))
   terms = jnp.where(pair.both, jnp.abs(pair.q_minus_p()), pair.p + pair.q)
@@ -281,15 +351,30 @@ def squared_hellinger_distance(p: ArrayLike,
                                axis: int = -1,
                                where: ArrayLike | None = None,
                                logits: bool = False) -> Array:
-  r"""Squared Hellinger distance :math:`H^2(p, q) = \tfrac12 \sum_i (\sqrt{p_i} - \sqrt{q_i})^2 \in [0, 1]`.
+  r"""Squared Hellinger distance H²(p, q) = ½ Σ_i (√p_i − √q_i)², with values in [0, 1].
 
-  Equal to :math:`1 - \sum_i \sqrt{p_i q_i}` (one minus the Bhattacharyya coefficient), computed as
+  .. math::  H^2(p, q) = \tfrac12 \sum_i \big(\sqrt{p_i} - \sqrt{q_i}\big)^2
+             = 1 - \sum_i \sqrt{p_i q_i}
+
+  One minus the Bhattacharyya coefficient, computed as
   :math:`\tfrac12 \sum_i p_i \operatorname{expm1}(-\delta_i/2)^2` without cancellation. This is the
   f-divergence of ``SQUARED_HELLINGER``, f(u) = ½(√u − 1)². Arguments as in :func:`kl_divergence`.
 
   References:
-    Hellinger, *Neue Begründung der Theorie quadratischer Formen*, J. reine angew. Math., 1909.
-    Le Cam & Yang, *Asymptotics in Statistics*, 2000.
+    * Hellinger, *Neue Begründung der Theorie quadratischer Formen von unendlichvielen
+      Veränderlichen*, J. Reine Angew. Math. 136, 1909.
+    * Le Cam & Yang, *Asymptotics in Statistics*, 2nd ed., Springer, 2000.
+
+  Examples:
+    It equals one minus the Bhattacharyya coefficient Σ √(p q):
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.squared_hellinger_distance(p, q)):.4f}")
+    0.1056
+    >>> print(f"{1 - float(jnp.sum(jnp.sqrt(p * q))):.4f}")
+    0.1056
   """
   pair = _Pair(*_prepare(p, q, axis, where, logits))
   terms = jnp.where(pair.both, pair.q_minus_p(0.5)**2, pair.p + pair.q)
@@ -302,7 +387,7 @@ def hellinger_distance(p: ArrayLike,
                        axis: int = -1,
                        where: ArrayLike | None = None,
                        logits: bool = False) -> Array:
-  r"""Hellinger distance :math:`H(p, q) = \sqrt{H^2(p, q)}`, a metric with values in [0, 1].
+  r"""Hellinger distance H(p, q), the square root of H²(p, q): a metric with values in [0, 1].
 
   .. math::  H(p, q) = \Big(\tfrac12\sum_i (\sqrt{p_i} - \sqrt{q_i})^2\Big)^{1/2}
 
@@ -316,7 +401,16 @@ def hellinger_distance(p: ArrayLike,
     The distance with ``axis`` reduced.
 
   References:
-    Le Cam & Yang, *Asymptotics in Statistics*, 2000, §3.
+    Le Cam & Yang, *Asymptotics in Statistics*, 2nd ed., Springer, 2000, §3.
+
+  Examples:
+    The square root of the squared distance 0.1056:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.hellinger_distance(p, q)):.4f}")
+    0.3249
   """
   return _safe_sqrt(squared_hellinger_distance(p, q, axis=axis, where=where, logits=logits))
 
@@ -327,7 +421,9 @@ def chi2_divergence(p: ArrayLike,
                     axis: int = -1,
                     where: ArrayLike | None = None,
                     logits: bool = False) -> Array:
-  r"""Pearson χ² divergence :math:`\chi^2(p\,\|\,q) = \sum_i (p_i - q_i)^2 / q_i`.
+  r"""Pearson χ² divergence χ²(p‖q) = Σ_i (p_i − q_i)² / q_i.
+
+  .. math::  \chi^2(p\,\|\,q) = \sum_i \frac{(p_i - q_i)^2}{q_i}
 
   Computed as :math:`\sum_i q_i \operatorname{expm1}(\delta_i)^2`, switching to
   :math:`\exp(2\ell_p - \ell_q)(1 - e^{-\delta})^2` for large δ so that huge ratios do not overflow
@@ -335,8 +431,20 @@ def chi2_divergence(p: ArrayLike,
   ``chi2_divergence(q, p)``. Arguments as in :func:`kl_divergence`.
 
   References:
-    Pearson, *On the criterion that a given system of deviations …*, Phil. Mag. 1900.
-    Nielsen & Nock, *On the chi square and higher-order chi distances*, IEEE SPL 2014, arXiv:1309.3029.
+    * Pearson, *On the criterion that a given system of deviations from the probable in the case of
+      a correlated system of variables is such that it can be reasonably supposed to have arisen
+      from random sampling*, Phil. Mag. 50, 1900.
+    * Nielsen & Nock, *On the chi square and higher-order chi distances for approximating
+      f-divergences*, IEEE Signal Process. Lett. 21, 2014, arXiv:1309.3029.
+
+  Examples:
+    0.4²/0.9 + 0.4²/0.1 = 1.7778:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.chi2_divergence(p, q)):.4f}")
+    1.7778
   """
   pair = _Pair(*_prepare(p, q, axis, where, logits))
   d = pair.delta
@@ -421,10 +529,29 @@ def renyi_divergence(p: ArrayLike,
     p, q, axis, where, logits: as in :func:`kl_divergence`.
     alpha: the order, a scalar > 0.
 
+  Returns:
+    The divergence in nats with ``axis`` reduced.
+
+  Raises:
+    ValueError: if ``alpha`` is not a finite scalar > 0 (concrete values), or on the input errors
+      of :func:`kl_divergence`.
+
   References:
-    Rényi, *On measures of entropy and information*, Proc. 4th Berkeley Symp., 1961.
-    van Erven & Harremoës, *Rényi divergence and Kullback–Leibler divergence*, IEEE Trans. IT 60,
-    2014, arXiv:1206.2459.
+    * Rényi, *On measures of entropy and information*, Proc. 4th Berkeley Symp. Math. Statist.
+      Prob. 1, 1961.
+    * van Erven & Harremoës, *Rényi divergence and Kullback–Leibler divergence*, IEEE Trans. IT 60,
+      2014, arXiv:1206.2459.
+
+  Examples:
+    Order 2 is log Σ p²/q = log(25/9); order 1 is the KL divergence:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.renyi_divergence(p, q, alpha=2.0)):.4f}")
+    1.0217
+    >>> print(f"{float(dv.renyi_divergence(p, q, alpha=1.0)):.4f}")
+    0.5108
   """
   alpha = _check_order("alpha", alpha, positive=True)
   pair = _Pair(*_prepare(p, q, axis, where, logits))
@@ -458,10 +585,30 @@ def alpha_divergence(p: ArrayLike,
     p, q, axis, where, logits: as in :func:`kl_divergence`.
     alpha: the order, any real scalar.
 
+  Returns:
+    The divergence in nats with ``axis`` reduced.
+
+  Raises:
+    ValueError: if ``alpha`` is not a finite scalar, or on the input errors of
+      :func:`kl_divergence`.
+
   References:
-    Cichocki & Amari, *Families of alpha- beta- and gamma-divergences*, Entropy 12, 2010.
-    Amari, *α-divergence is unique, belonging to both f-divergence and Bregman divergence classes*,
-    IEEE Trans. IT 55, 2009.
+    * Cichocki & Amari, *Families of alpha- beta- and gamma-divergences*, Entropy 12, 2010,
+      doi:10.3390/e12061532.
+    * Amari, *α-divergence is unique, belonging to both f-divergence and Bregman divergence
+      classes*, IEEE Trans. IT 55, 2009.
+    * The conventions and their relation to Rényi and to the f-DPO α: :doc:`/theory/fdivergences`.
+
+  Examples:
+    α = ½ gives 4 H²(p, q) = 4 × 0.10557, and α = 2 gives ½ χ²(p‖q) = ½ × 1.7778:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.alpha_divergence(p, q, alpha=0.5)):.4f}")
+    0.4223
+    >>> print(f"{float(dv.alpha_divergence(p, q, alpha=2.0)):.4f}")
+    0.8889
   """
   alpha = _check_order("alpha", alpha, positive=False)
   lp, lq = _prepare(p, q, axis, where, logits)
@@ -494,10 +641,24 @@ def cauchy_schwarz_divergence(p: ArrayLike,
   the second form being the one computed (no cancellation near p = q). Symmetric, zero iff p = q,
   ``+inf`` for disjoint supports; not an f-divergence. Arguments as in :func:`kl_divergence`.
 
+  This is Principe's convention, half of the :math:`-\log\big((\sum p q)^2 / (\sum p^2 \sum q^2)\big)`
+  used by the CS-IB paper (Yu et al., ICLR 2024, arXiv:2404.17951) and by :mod:`divjax.ib`; see
+  :doc:`/theory/fdivergences`.
+
   References:
-    Principe, *Information Theoretic Learning*, Springer 2010, ch. 2.
-    Jenssen, Principe, Erdogmus & Eltoft, *The Cauchy–Schwarz divergence and Parzen windowing*,
-    J. Franklin Inst. 343, 2006.
+    * Principe, *Information Theoretic Learning: Renyi's Entropy and Kernel Perspectives*,
+      Springer, 2010, ch. 2.
+    * Jenssen, Principe, Erdogmus & Eltoft, *The Cauchy–Schwarz divergence and Parzen windowing:
+      connections to graph theory and Mercer kernels*, J. Franklin Inst. 343, 2006.
+
+  Examples:
+    Σ p q = 0.5, Σ p² = 0.5 and Σ q² = 0.82, so the value is −log(0.5 / √0.41):
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.cauchy_schwarz_divergence(p, q)):.4f}")
+    0.2473
   """
   lp, lq = _prepare(p, q, axis, where, logits)
   # Unit-norm log-vectors.
@@ -553,9 +714,24 @@ def f_divergence(generator: FGenerator,
   Returns:
     :math:`D_f(p\|q)` with ``axis`` reduced.
 
+  Raises:
+    TypeError: if ``generator`` is not an ``FGenerator``.
+    ValueError: on the input errors of :func:`kl_divergence`.
+
   References:
     Csiszár, *Information-type measures of difference of probability distributions and indirect
     observations*, Studia Sci. Math. Hungar. 2, 1967.
+
+  Examples:
+    The KL generator reproduces :func:`kl_divergence`, and the α-generator at α = 2 gives ½ χ²:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import divergences as dv
+    >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+    >>> print(f"{float(dv.f_divergence(dv.KL, p, q)):.4f}")
+    0.5108
+    >>> print(f"{float(dv.f_divergence(dv.alpha_generator(2.0), p, q)):.4f}")
+    0.8889
   """
   if not isinstance(generator, FGenerator):
     raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")

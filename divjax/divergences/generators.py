@@ -22,36 +22,80 @@ Generators are frozen dataclasses registered as pytrees: the functions are stati
 
 Conventions (all in nats):
 
-============================  ===========================================  ===========================
-name                          f(u)                                         divergence
-============================  ===========================================  ===========================
-``KL``                        :math:`u\log u`                              :math:`\mathrm{KL}(P\|Q)`
-``REVERSE_KL``                :math:`-\log u`                              :math:`\mathrm{KL}(Q\|P)`
-``JENSEN_SHANNON``            :math:`\tfrac12[u\log u-(u+1)\log\tfrac{u+1}{2}]`  :math:`\tfrac12\mathrm{KL}(P\|M)+\tfrac12\mathrm{KL}(Q\|M)`
-``TOTAL_VARIATION``           :math:`\tfrac12|u-1|`                        :math:`\tfrac12\sum|p-q|`
-``SQUARED_HELLINGER``         :math:`\tfrac12(\sqrt u-1)^2`                :math:`1-\sum\sqrt{pq}\in[0,1]`
-``PEARSON_CHI2``              :math:`(u-1)^2`                              :math:`\sum (p-q)^2/q`
-``NEYMAN_CHI2``               :math:`(u-1)^2/u`                            :math:`\sum (p-q)^2/p`
-``JEFFREYS``                  :math:`(u-1)\log u`                          :math:`\mathrm{KL}(P\|Q)+\mathrm{KL}(Q\|P)`
-``alpha_generator(α)``        :math:`\frac{u^\alpha-\alpha u-(1-\alpha)}{\alpha(\alpha-1)}`  α-divergence
-============================  ===========================================  ===========================
+.. list-table::
+   :header-rows: 1
+
+   * - name
+     - f(u)
+     - divergence
+   * - ``KL``
+     - :math:`u\log u`
+     - :math:`\mathrm{KL}(P\|Q)`
+   * - ``REVERSE_KL``
+     - :math:`-\log u`
+     - :math:`\mathrm{KL}(Q\|P)`
+   * - ``JENSEN_SHANNON``
+     - :math:`\tfrac12[u\log u-(u+1)\log\tfrac{u+1}{2}]`
+     - :math:`\tfrac12\mathrm{KL}(P\|M)+\tfrac12\mathrm{KL}(Q\|M)`, :math:`M = \tfrac12(P+Q)`
+   * - ``TOTAL_VARIATION``
+     - :math:`\tfrac12|u-1|`
+     - :math:`\tfrac12\sum|p-q|`
+   * - ``SQUARED_HELLINGER``
+     - :math:`\tfrac12(\sqrt u-1)^2`
+     - :math:`1-\sum\sqrt{pq}\in[0,1]`
+   * - ``PEARSON_CHI2``
+     - :math:`(u-1)^2`
+     - :math:`\sum (p-q)^2/q`
+   * - ``NEYMAN_CHI2``
+     - :math:`(u-1)^2/u`
+     - :math:`\sum (p-q)^2/p`
+   * - ``JEFFREYS``
+     - :math:`(u-1)\log u`
+     - :math:`\mathrm{KL}(P\|Q)+\mathrm{KL}(Q\|P)`
+   * - ``alpha_generator(α)``
+     - :math:`\frac{u^\alpha-\alpha u-(1-\alpha)}{\alpha(\alpha-1)}`
+     - α-divergence
 
 The α-family is Cichocki & Amari's parametrisation: :math:`\alpha\to1` gives
 :math:`u\log u-u+1` (KL(P‖Q)), :math:`\alpha\to0` gives :math:`-\log u+u-1` (KL(Q‖P)),
 :math:`\alpha=\tfrac12` gives :math:`2(\sqrt u-1)^2` (4× the squared Hellinger above), :math:`\alpha=2`
 gives :math:`\tfrac12(u-1)^2` (½ Pearson χ²) and :math:`\alpha=-1` gives ½ Neyman χ². Amari's own α is
-:math:`\alpha_A = 2\alpha-1`; the f-DPO / DPH-RL papers use :math:`1-\alpha`. Note the spec's "JS
-generator" of f-DPG / DPH-RL is ``2 * JENSEN_SHANNON``.
+:math:`\alpha_A = 2\alpha-1`; the f-DPO and DPH-RL papers write the same family with their α equal to
+:math:`1-\alpha` here. The "JS" generator :math:`u\log u-(u+1)\log\frac{u+1}{2}` of f-DPG and DPH-RL,
+which gives :math:`\mathrm{KL}(P\|M)+\mathrm{KL}(Q\|M)`, is ``2 * JENSEN_SHANNON``. The conventions,
+their derivations and the tests that check them are collected in :doc:`/theory/fdivergences`.
 
 References:
-  Csiszár, *Information-type measures of difference of probability distributions*, 1967.
-  Ali & Silvey, *A general class of coefficients of divergence*, JRSS-B 1966.
-  Nguyen, Wainwright & Jordan, *Estimating divergence functionals and the likelihood ratio by convex
-  risk minimization*, IEEE Trans. IT 2010, arXiv:0809.0853.
-  Nowozin, Cseke & Tomioka, *f-GAN*, NeurIPS 2016, arXiv:1606.00709.
-  Cichocki & Amari, *Families of alpha- beta- and gamma-divergences*, Entropy 2010.
-  Xu, Nie & Vahdat, *One-step diffusion models with f-divergence distribution matching*,
-  arXiv:2502.15681 (the weight h).
+  * Csiszár, *Information-type measures of difference of probability distributions and indirect
+    observations*, Studia Sci. Math. Hungar. 2, 1967.
+  * Ali & Silvey, *A general class of coefficients of divergence of one distribution from another*,
+    JRSS-B 28, 1966.
+  * Nguyen, Wainwright & Jordan, *Estimating divergence functionals and the likelihood ratio by
+    convex risk minimization*, IEEE Trans. IT 56, 2010, arXiv:0809.0853.
+  * Nowozin, Cseke & Tomioka, *f-GAN: training generative neural samplers using variational
+    divergence minimization*, NeurIPS 2016, arXiv:1606.00709.
+  * Cichocki & Amari, *Families of alpha- beta- and gamma-divergences: flexible and robust measures
+    of similarities*, Entropy 12, 2010, doi:10.3390/e12061532.
+  * Wang, Jiang, Yang, Liu & Chen, *Beyond reverse KL: generalizing direct preference optimization
+    with diverse divergence constraints*, ICLR 2024, arXiv:2309.16240 (f-DPO).
+  * Go, Korbak, Kruszewski, Rozen, Ryu & Dymetman, *Aligning language models with preferences
+    through f-divergence minimization*, ICML 2023, arXiv:2302.08215 (f-DPG).
+  * Li et al., *The choice of divergence: a neglected key to mitigating diversity collapse in
+    reinforcement learning with verifiable reward*, arXiv:2509.07430 (DPH-RL).
+  * Xu, Nie & Vahdat, *One-step diffusion models with f-divergence distribution matching*,
+    arXiv:2502.15681 (the weight h).
+
+Examples:
+  Every generator vanishes at u = 1, and the KL generator at u = 2 is 2 log 2:
+
+  >>> from divjax import divergences as dv
+  >>> print(f"{float(dv.KL.f(2.0)):.4f}")
+  1.3863
+  >>> all(float(g.f(1.0)) == 0.0 for g in dv.GENERATORS.values())
+  True
+  >>> sorted(dv.GENERATORS)
+  ['jeffreys', 'jensen_shannon', 'kl', 'neyman_chi2', 'pearson_chi2', 'reverse_kl',
+   'squared_hellinger', 'total_variation']
 """
 
 from __future__ import annotations
@@ -100,6 +144,15 @@ class FGenerator:
     f_at_zero_fn: ``lim_{u→0} f(u)``, possibly ``+inf``.
     f_prime_at_infinity_fn: ``lim_{u→∞} f(u)/u``, possibly ``+inf``.
     params: tuple of array leaves (``(alpha,)`` for the α-family, ``()`` otherwise).
+
+  Examples:
+    The Fenchel–Young equality f*(f'(u)) = u f'(u) − f(u); for KL at u = 2 it is
+    2 (log 2 + 1) − 2 log 2 = 2:
+
+    >>> from divjax import divergences as dv
+    >>> slope = dv.KL.f_prime(2.0)
+    >>> print(f"{float(dv.KL.conjugate(slope)):.4f}")
+    2.0000
   """
 
   name: str = dataclasses.field(metadata=dict(static=True))
@@ -113,37 +166,117 @@ class FGenerator:
   params: tuple = ()
 
   def f(self, u: Array) -> Array:
-    """The generator f(u), elementwise; ``u = 0`` gives ``f(0)``."""
+    """The generator f(u), elementwise; u = 0 gives the limit f(0).
+
+    Examples:
+      For KL, f(u) = u log u, so f(2) = 2 log 2 and f(0) = 0:
+
+      >>> from divjax import divergences as dv
+      >>> print(f"{float(dv.KL.f(2.0)):.4f}", f"{float(dv.KL.f(0.0)):.4f}")
+      1.3863 0.0000
+    """
     return self.f_fn(jnp.asarray(u), *self.params)
 
   def f_prime(self, u: Array) -> Array:
-    """The derivative f'(u)."""
+    """The derivative f'(u).
+
+    Examples:
+      For KL, f'(u) = log u + 1:
+
+      >>> from divjax import divergences as dv
+      >>> print(f"{float(dv.KL.f_prime(1.0)):.4f}")
+      1.0000
+    """
     return self.f_prime_fn(jnp.asarray(u), *self.params)
 
   def conjugate(self, t: Array) -> Array:
-    """The convex conjugate f*(t) = sup_{u>=0} (t u - f(u)); ``+inf`` outside its domain."""
+    """The convex conjugate f*(t) = sup over u >= 0 of (t u − f(u)); +inf outside its domain.
+
+    Examples:
+      For KL, f*(t) = exp(t − 1); for reverse KL the domain is t < 0:
+
+      >>> from divjax import divergences as dv
+      >>> print(f"{float(dv.KL.conjugate(1.0)):.4f}")
+      1.0000
+      >>> print(float(dv.REVERSE_KL.conjugate(0.5)))
+      inf
+    """
     return self.conjugate_fn(jnp.asarray(t), *self.params)
 
   def f_prime_inverse(self, t: Array) -> Array:
-    """(f')^{-1}(t) = (f*)'(t): the density ratio at which f' equals t."""
+    """(f')⁻¹(t) = (f*)'(t): the density ratio at which f' equals t.
+
+    Raises:
+      ValueError: for a generator whose derivative is not invertible (total variation).
+
+    Examples:
+      The inverse undoes f':
+
+      >>> from divjax import divergences as dv
+      >>> print(f"{float(dv.KL.f_prime_inverse(dv.KL.f_prime(3.0))):.4f}")
+      3.0000
+      >>> dv.TOTAL_VARIATION.f_prime_inverse(0.0)
+      Traceback (most recent call last):
+      ...
+      ValueError: the 'total_variation' generator has no invertible derivative.
+    """
     if self.f_prime_inverse_fn is None:
       raise ValueError(f"the {self.name!r} generator has no invertible derivative.")
     return self.f_prime_inverse_fn(jnp.asarray(t), *self.params)
 
   def h(self, u: Array) -> Array:
-    """The f-distill weight h(u) = u^2 f''(u)."""
+    """The f-distill weight h(u) = u² f''(u).
+
+    Examples:
+      For the α-family h(u) = u^α, so at α = ½ and u = 4 it is 2:
+
+      >>> from divjax import divergences as dv
+      >>> print(f"{float(dv.alpha_generator(0.5).h(4.0)):.4f}")
+      2.0000
+    """
     return self.h_fn(jnp.asarray(u), *self.params)
 
   def f_at_zero(self) -> Array:
-    """lim_{u→0+} f(u) (``+inf`` for reverse KL)."""
+    """The limit of f(u) as u → 0+ (+inf for reverse KL).
+
+    Examples:
+      Jensen–Shannon has f(0) = ½ log 2; reverse KL, f(u) = −log u, has none:
+
+      >>> from divjax import divergences as dv
+      >>> print(f"{float(dv.JENSEN_SHANNON.f_at_zero()):.4f}", float(dv.REVERSE_KL.f_at_zero()))
+      0.3466 inf
+    """
     return jnp.asarray(self.f_at_zero_fn(*self.params))
 
   def f_prime_at_infinity(self) -> Array:
-    """lim_{u→∞} f(u)/u: the cost per unit of P-mass where Q = 0 (``+inf`` for KL)."""
+    """The limit of f(u)/u as u → ∞: the cost per unit of P-mass where Q = 0 (+inf for KL).
+
+    Examples:
+      Total variation charges ½ per unit of mass off the support of Q; KL charges +inf:
+
+      >>> from divjax import divergences as dv
+      >>> print(float(dv.TOTAL_VARIATION.f_prime_at_infinity()), float(dv.KL.f_prime_at_infinity()))
+      0.5 inf
+    """
     return jnp.asarray(self.f_prime_at_infinity_fn(*self.params))
 
   def __mul__(self, c: float) -> "FGenerator":
-    """``c * generator`` scales the divergence by a constant ``c > 0`` (``c`` becomes a parameter leaf)."""
+    """Scales the divergence by a constant c > 0: ``c * generator`` (c becomes a parameter leaf).
+
+    Raises:
+      ValueError: if ``c`` is not a finite positive Python number.
+
+    Examples:
+      Twice the Jensen–Shannon generator gives twice the divergence (the "JS" of f-DPG and DPH-RL):
+
+      >>> import jax.numpy as jnp
+      >>> from divjax import divergences as dv
+      >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
+      >>> print(f"{float(dv.f_divergence(2 * dv.JENSEN_SHANNON, p, q)):.4f}")
+      0.2035
+      >>> print(f"{2 * float(dv.js_divergence(p, q)):.4f}")
+      0.2035
+    """
     if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c <= 0:
       raise ValueError(f"a generator can only be scaled by a finite positive Python number, got {c!r}.")
     inv = self.f_prime_inverse_fn
@@ -483,11 +616,15 @@ def _alpha_h(u: Array, alpha: Array) -> Array:
 
 
 def alpha_generator(alpha: float | Array) -> FGenerator:
-  r"""The α-divergence generator :math:`f_\alpha(u) = \frac{u^\alpha - \alpha u - (1-\alpha)}{\alpha(\alpha-1)}`.
+  r"""The α-divergence generator f_α(u) = (u^α − α u − (1 − α)) / (α (α − 1)) (Cichocki–Amari).
+
+  .. math::  f_\alpha(u) = \frac{u^\alpha - \alpha u - (1-\alpha)}{\alpha(\alpha-1)}
 
   Defined for every real α, with the limits handled without cancellation:
   :math:`\alpha\to1` is :math:`\mathrm{KL}(P\|Q)` and :math:`\alpha\to0` is :math:`\mathrm{KL}(Q\|P)`.
-  Swapping arguments maps α to 1 − α: :math:`D_\alpha(P\|Q) = D_{1-\alpha}(Q\|P)`.
+  Swapping arguments maps α to 1 − α: :math:`D_\alpha(P\|Q) = D_{1-\alpha}(Q\|P)`. The f-DPO and
+  DPH-RL papers' α-divergence with their parameter α is ``alpha_generator(1 - α)``; see
+  :doc:`/theory/fdivergences`.
 
   Args:
     alpha: the order, a scalar (may be traced: the generator is a pytree with ``alpha`` as a leaf).
@@ -496,8 +633,18 @@ def alpha_generator(alpha: float | Array) -> FGenerator:
     An :class:`FGenerator`.
 
   References:
-    Cichocki & Amari, *Families of alpha- beta- and gamma-divergences*, Entropy 12, 2010.
-    Amari, *Information Geometry and Its Applications*, 2016.
+    * Cichocki & Amari, *Families of alpha- beta- and gamma-divergences: flexible and robust
+      measures of similarities*, Entropy 12, 2010, doi:10.3390/e12061532.
+    * Amari, *Information Geometry and Its Applications*, Springer, 2016.
+
+  Examples:
+    At α = ½ the generator is 2(√u − 1)², four times ``SQUARED_HELLINGER``; at u = 4 that is 2:
+
+    >>> from divjax import divergences as dv
+    >>> print(f"{float(dv.alpha_generator(0.5).f(4.0)):.4f}")
+    2.0000
+    >>> print(f"{float(dv.SQUARED_HELLINGER.f(4.0)):.4f}")
+    0.5000
   """
   return FGenerator(
       name="alpha",
