@@ -8,17 +8,18 @@ Reference p, reward r, KL budget Δ. The KL-constrained optimum is the tilted po
 
 (a) **The BoN KL bound as the outcome space grows.** For random problems (p ~ Dirichlet(1) on |Y|
     outcomes, Gaussian rewards, ``n_problems`` per size) the exact :math:`\mathrm{KL}(\pi_\mathrm{BoN}\|p)`
-    against :math:`\log N - (N-1)/N` [L; Beirami et al.]: below it for every problem, and tight as
+    against :math:`\log N - (N-1)/N` (Beirami et al.): below it for every problem, and tight as
     |Y| → ∞ (no atoms in the limit). The win rate against p is likewise below N/(N+1).
 (b) **BoN ≈ KL-RL per token.** A memoryless source: L i.i.d. Bernoulli(q) tokens, reward = number of
     ones, budget LΔ, BoN with :math:`N = e^{L\Delta}` (Yang et al.'s scaling). Everything is exact on the
     sufficient statistic S ~ Binomial(L, q) (BoN and φ depend on y only through S, so KLs on S equal
     KLs on sequences), with N up to :math:`e^{2000}` through ``log_n``. As L grows the BoN per-token
     reward tends to :math:`\Lambda'(\lambda) = q_\lambda`, :math:`\mathrm{KL}(\mathrm{BoN}\|p)/L \to \Delta`
-    and :math:`\mathrm{KL}(\mathrm{BoN}\|\varphi_\Delta)/L \to 0` [P], while the absolute
-    :math:`\mathrm{KL}(\mathrm{BoN}\|\varphi_\Delta)` grows like :math:`\tfrac12\log L` [D: BoN's law of S
-    has O(1) width, φ's has width √L]. Whether the paper's closeness statement is per token or
-    absolute was not available [R]; the numbers here say per token.
+    and :math:`\mathrm{KL}(\mathrm{BoN}\|\varphi_\Delta)/L \to 0` (Yang et al.'s equivalence), while the
+    absolute :math:`\mathrm{KL}(\mathrm{BoN}\|\varphi_\Delta)` grows like :math:`\tfrac12\log L` (derived in
+    divjax, see docs/theory/alignment.md: BoN's law of S has O(1) width, φ's has width √L). The paper's
+    full text was not available, so whether its closeness statement is per token or absolute is not
+    known; the numbers here say per token.
 (c) **The large-deviation rate.** Under :math:`\varphi_\lambda` the per-token reward :math:`R_L = S/L`
     satisfies an LDP with rate :math:`I_\lambda(x) = \Lambda^*(x) - \lambda x + \Lambda(\lambda)`
     (``divjax.alignment.tilted_rate_function``), here :math:`\mathrm{KL}(\mathrm{Bern}(x)\|\mathrm{Bern}(q_\lambda))`.

@@ -21,8 +21,9 @@ Optimal-transport fits (a ≥ 3), from ``ot_n_samples`` samples of the target an
 
 * **exact W₂**: in 1-D, :math:`W_2^2(t, \mathcal N(\mu,\sigma^2)) = \int_0^1 (F_t^{-1}(u) - \mu - \sigma\Phi^{-1}(u))^2du`
   is quadratic in (μ, σ), so the fit is closed-form: μ = the mean and
-  :math:`\sigma^* = \int_0^1 F_t^{-1}(u)\Phi^{-1}(u)\,du = \mathbb E_t[X\,\Phi^{-1}(F_t(X))]` (spec C.1 [D]),
-  evaluated by scipy quadrature as the reference. For an empirical target with n sorted samples
+  :math:`\sigma^* = \int_0^1 F_t^{-1}(u)\Phi^{-1}(u)\,du = \mathbb E_t[X\,\Phi^{-1}(F_t(X))]` (derived in
+  divjax, see docs/theory/fdivergences.md), evaluated by scipy quadrature as the reference. For an
+  empirical target with n sorted samples
   :math:`x_{(i)}` it is :math:`\hat\sigma = \sum_i x_{(i)}\,(\varphi(\Phi^{-1}(\tfrac{i-1}n)) - \varphi(\Phi^{-1}(\tfrac in)))`.
   The fit is centred and *less* dispersed than forward KL's :math:`\sqrt{1+a^2}`.
 * **Sinkhorn divergence** :math:`S_\varepsilon` (squared cost, divjax.ot on ott-jax) between the samples and the

@@ -18,7 +18,8 @@ curve :math:`I(T;Y)` against :math:`I(T;X)` is known in closed form (Chechik et 
    N(0, I) prior penalises tr(AΣ_xAᵀ) instead of the log-det, so above the second critical β the VIB
    optimum lies strictly below the curve; the trained VIB encoders are compared with it;
 4. checks the CS-QMI Gram estimator on (X, T) samples of the optimal encoders against its
-   large-sample limit, the CS-QMI of the Gaussian smoothed by σ²/2 (spec A.3/E.4).
+   large-sample limit, the CS-QMI of the Gaussian smoothed by σ²/2 (derived in divjax, see
+   docs/theory/information_bottleneck.md).
 
 The recorded gap is the largest distance of a trained VIB encoder's exact information pair to the
 population VIB optimum; distances of trained VIB and CS-IB encoders to the IB curve are recorded too.

@@ -1,6 +1,7 @@
 r"""Layerwise generalisation bounds on a linear-Gaussian network, and how noisy layers contract.
 
-Reconstruction of He, Yu & Goldfeld (arXiv:2404.03176) on the instance of spec §B.3: Y = ±1,
+Reconstruction of He, Yu & Goldfeld (arXiv:2404.03176): only the abstracts were available, so the bounds
+are derived in divjax (docs/theory/layerwise_bounds.md), on a closed-form instance: Y = ±1,
 X | Y ~ N(Yμ, s²I_6), fixed hidden layers 6 → 5 → 3 → 4 (rank r = 3), last layer learned as
 w = A μ̂ from n samples, prediction ŷ = wᵀT₃. Everything is exact or Rao–Blackwellised Monte Carlo
 (:mod:`divjax.ib.layerwise`):
