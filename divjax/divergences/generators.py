@@ -261,7 +261,7 @@ class FGenerator:
     return jnp.asarray(self.f_prime_at_infinity_fn(*self.params))
 
   def __mul__(self, c: float) -> "FGenerator":
-    """Scales the divergence by a constant c > 0: ``c * generator`` (c becomes a parameter leaf).
+    """Scales the divergence by a constant c > 0, as in 2 * KL (c becomes a parameter leaf).
 
     Raises:
       ValueError: if ``c`` is not a finite positive Python number.
