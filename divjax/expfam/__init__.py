@@ -11,6 +11,8 @@
 
 Work in float64 (``jax.config.update("jax_enable_x64", True)`` or ``with jax.enable_x64(True):``): the
 n⁻² term is a small correction that float32 cannot resolve.
+
+The theory and how divjax checks it: :doc:`/theory/mle_info_projection`.
 """
 
 from divjax.expfam import criterion, family, projection, risk

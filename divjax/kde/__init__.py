@@ -5,6 +5,8 @@
 * :mod:`divjax.kde.theory` — random-energy-model theory of Biroli & Mézard (arXiv:2408.05807):
   thresholds ``h_g``/``h_clt``, the stable index, ``u_min``, per-dimension log-likelihood and KL, the
   KL-optimal bandwidth ``h_star``, and the exact finite-(n, d) prediction.
+
+The theory and how divjax checks it: :doc:`/theory/kde_large_dim`.
 """
 
 from divjax.kde import theory
