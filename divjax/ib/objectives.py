@@ -212,8 +212,8 @@ def cs_ib_loss(x: ArrayLike, y: ArrayLike, y_pred: ArrayLike, t: ArrayLike, *, b
 
   .. math::  \mathcal L = \hat D_{CS}\bigl(p(y|x)\,\|\,q(\hat y|x)\bigr) + \beta\,\hat I_{CS}(x;t),
 
-  :func:`~divjax.ib.cauchy_schwarz.conditional_cs_divergence` (conditioned on the *input* x, as in the
-  paper's code) plus β times :func:`~divjax.ib.cauchy_schwarz.cs_qmi`. Targets ``[n]`` and ``[n, 1]``
+  :func:`~divjax.ib.conditional_cs_divergence` (conditioned on the *input* x, as in the
+  paper's code) plus β times :func:`~divjax.ib.cs_qmi`. Targets ``[n]`` and ``[n, 1]``
   give the same value (the upstream script's ``[n]`` targets turn its prediction term into SSE/ln 2).
 
   Args:
@@ -224,7 +224,7 @@ def cs_ib_loss(x: ArrayLike, y: ArrayLike, y_pred: ArrayLike, t: ArrayLike, *, b
     beta: β ≥ 0.
     sigma_x, sigma_y, sigma_t: kernel widths > 0 (σ_x is used by both terms).
     denominator: ``"kde"`` (the plug-in) or ``"code"`` (the public code's), see
-      :func:`~divjax.ib.cauchy_schwarz.conditional_cs_divergence`.
+      :func:`~divjax.ib.conditional_cs_divergence`.
 
   Returns:
     ``(loss, IBLossInfo(prediction=D̂_CS, compression=Î_CS))``.
