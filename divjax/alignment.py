@@ -758,14 +758,14 @@ def kl_regularized_optimum(ref_logits: ArrayLike, reward: ArrayLike, *,
 def fdpo_generator(divergence: str, *, alpha: ArrayLike | None = None) -> FGenerator:
   r"""The generator f of an f-DPO / f-DPG divergence named as in those papers (u = π/π_ref).
 
-  ==================  =====================================================  ==========================
-  name                f(u)                                                    divjax generator
-  ==================  =====================================================  ==========================
-  ``"reverse_kl"``    :math:`u\log u` — KL(π‖π_ref), DPO                      ``KL``
-  ``"forward_kl"``    :math:`-\log u` — KL(π_ref‖π)                           ``REVERSE_KL``
-  ``"js"``            :math:`u\log u-(u+1)\log\frac{u+1}{2}` — 2·JS           ``2 * JENSEN_SHANNON``
-  ``"alpha"``         :math:`\frac{u^{1-\alpha}-(1-\alpha)u-\alpha}{\alpha(\alpha-1)}`, α ∈ (0,1)   ``alpha_generator(1 - α)``
-  ==================  =====================================================  ==========================
+  ==================  ===========================================================================  ==========================
+  name                f(u)                                                                         divjax generator
+  ==================  ===========================================================================  ==========================
+  ``"reverse_kl"``    :math:`u\log u` — KL(π‖π_ref), DPO                                           ``KL``
+  ``"forward_kl"``    :math:`-\log u` — KL(π_ref‖π)                                                ``REVERSE_KL``
+  ``"js"``            :math:`u\log u-(u+1)\log\frac{u+1}{2}` — 2·JS                                ``2 * JENSEN_SHANNON``
+  ``"alpha"``         :math:`\frac{u^{1-\alpha}-(1-\alpha)u-\alpha}{\alpha(\alpha-1)}`, α ∈ (0,1)  ``alpha_generator(1 - α)``
+  ==================  ===========================================================================  ==========================
 
   Args:
     divergence: one of the names above.
