@@ -43,23 +43,36 @@ What is here:
 Every function is pure and works under ``jit`` and ``vmap``; the solvers run a fixed number of
 safeguarded Newton steps (``lax.fori_loop``) after a ``lax.while_loop`` bracket, and their outputs are
 differentiable with respect to the problem data by the implicit-function theorem. Everything is in log
-space and nats; float32 by default, float64 under ``jax.enable_x64(True)``.
+space and nats; float32 by default, float64 under ``jax.enable_x64(True)``. The derivations, and
+how each identity is checked, are on :doc:`/theory/alignment`.
 
 References:
-  J. Q. Yang, S. Salamatian, Z. Sun, A. T. Suresh, A. Beirami, *Asymptotics of language model
-  alignment*, ISIT 2024, arXiv:2404.01730.
-  A. Beirami, A. Agarwal, J. Berant, A. D'Amour, J. Eisenstein, C. Nagpal, A. T. Suresh, *Theoretical
-  guarantees on the best-of-n alignment policy*, arXiv:2401.01879.
-  T. Korbak, E. Perez, C. L. Buckley, *RL with KL penalties is better viewed as Bayesian inference*,
-  Findings of EMNLP 2022, arXiv:2205.11275.
-  C. Wang, Y. Jiang, C. Yang, H. Liu, Y. Chen, *Beyond reverse KL: generalizing direct preference
-  optimization with diverse divergence constraints*, ICLR 2024, arXiv:2309.16240.
-  D. Go, T. Korbak, G. Kruszewski, J. Rozen, N. Ryu, M. Dymetman, *Aligning language models with
-  preferences through f-divergence minimization*, ICML 2023, arXiv:2302.08215.
-  R. Rafailov, A. Sharma, E. Mitchell, S. Ermon, C. D. Manning, C. Finn, *Direct preference
-  optimization*, NeurIPS 2023, arXiv:2305.18290.
-  L. Li et al., *The choice of divergence: a neglected key to mitigating diversity collapse in
-  reinforcement learning with verifiable reward*, arXiv:2509.07430 (DPH-RL).
+  * Yang, Salamatian, Sun, Suresh & Beirami, *Asymptotics of language model alignment*, ISIT 2024,
+    arXiv:2404.01730.
+  * Beirami, Agarwal, Berant, D'Amour, Eisenstein, Nagpal & Suresh, *Theoretical guarantees on the
+    best-of-n alignment policy*, arXiv:2401.01879.
+  * Korbak, Perez & Buckley, *RL with KL penalties is better viewed as Bayesian inference*,
+    Findings of EMNLP 2022, arXiv:2205.11275.
+  * Wang, Jiang, Yang, Liu & Chen, *Beyond reverse KL: generalizing direct preference optimization
+    with diverse divergence constraints*, ICLR 2024, arXiv:2309.16240.
+  * Go, Korbak, Kruszewski, Rozen, Ryu & Dymetman, *Aligning language models with preferences
+    through f-divergence minimization*, ICML 2023, arXiv:2302.08215.
+  * Rafailov, Sharma, Mitchell, Ermon, Manning & Finn, *Direct preference optimization*,
+    NeurIPS 2023, arXiv:2305.18290.
+  * Li et al., *The choice of divergence: a neglected key to mitigating diversity collapse in
+    reinforcement learning with verifiable reward*, arXiv:2509.07430 (DPH-RL).
+
+Examples:
+  On a fair coin with reward = outcome, best-of-2 picks heads with probability 1 − ¼ = ¾, which is
+  also the tilt with λ = log 3; both lie below the best-of-N bound log 2 − ½:
+
+  >>> import math
+  >>> import jax.numpy as jnp
+  >>> from divjax import alignment
+  >>> ref, reward = jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0])
+  >>> bon, phi = alignment.best_of_n(ref, reward, n=2), alignment.tilt(ref, reward, math.log(3.0))
+  >>> print(f"{float(bon.kl):.4f} {float(phi.kl):.4f} {float(alignment.best_of_n_kl_bound(2)):.4f}")
+  0.1308 0.1308 0.1931
 """
 
 from __future__ import annotations
@@ -150,7 +163,7 @@ def _mean_var(log_probs: Array, r: Array) -> tuple[Array, Array]:
 
 
 class Tilt(NamedTuple):
-  r"""The tilted policy :math:`\varphi_\lambda = p\,e^{\lambda r}/Z(\lambda)` and its moments.
+  r"""The tilted policy φ_λ = p·exp(λr)/Z(λ) and its moments.
 
   Attributes:
     lam: the tilt λ (``+inf`` for the limit: p conditioned on the reward's argmax).
@@ -161,6 +174,17 @@ class Tilt(NamedTuple):
     reward_variance: :math:`\Lambda''(\lambda) = \mathrm{Var}_{\varphi_\lambda} r`.
     kl: :math:`\mathrm{KL}(\varphi_\lambda\|p) = \lambda\Lambda'(\lambda) - \Lambda(\lambda)`, computed
       cancellation-free by :func:`divjax.divergences.kl_divergence`.
+
+  Examples:
+    Tilting a fair coin (reward 0 or 1) by λ = log 3 gives Λ(λ) = log((1 + 3)/2) = log 2 and a
+    Bernoulli(¾) policy with variance 3/16:
+
+    >>> import math
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> t = alignment.tilt(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]), math.log(3.0))
+    >>> print(f"{float(t.log_partition):.4f} {float(t.reward_variance):.4f}")
+    0.6931 0.1875
   """
 
   lam: Array
@@ -194,7 +218,7 @@ def _tilt(lp: Array, r: Array, lam: Array) -> Tilt:
 
 
 def tilt(ref_logits: ArrayLike, reward: ArrayLike, lam: ArrayLike) -> Tilt:
-  r"""The exponentially tilted policy :math:`\varphi_\lambda \propto p\,e^{\lambda r}`.
+  r"""The exponentially tilted policy φ_λ ∝ p·exp(λr).
 
   .. math::  \varphi_\lambda(y) = \frac{p(y)\,e^{\lambda r(y)}}{Z(\lambda)},\qquad
              \mathrm{KL}(\varphi_\lambda\|p) = \lambda\Lambda'(\lambda) - \Lambda(\lambda),\qquad
@@ -220,6 +244,17 @@ def tilt(ref_logits: ArrayLike, reward: ArrayLike, lam: ArrayLike) -> Tilt:
     arXiv:2404.01730.
     Csiszár, *I-divergence geometry of probability distributions and minimization problems*,
     Ann. Probab. 3, 1975.
+
+  Examples:
+    A fair coin tilted by λ = log 3 becomes (¼, ¾), with KL = ¾ log(3/2) + ¼ log(1/2):
+
+    >>> import math
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import alignment
+    >>> t = alignment.tilt(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]), math.log(3.0))
+    >>> print(np.round(np.exp(np.asarray(t.log_probs)), 4), f"{float(t.kl):.4f}")
+    [0.25 0.75] 0.1308
   """
   _scalar("lam", lam)
   _validate.not_nan("lam", lam)
@@ -258,7 +293,7 @@ def _implicit(x_star: Array, residual: Callable[[Array], Array], derivative: Arr
 
 
 class KLBudgetSolution(NamedTuple):
-  r"""The KL-constrained optimum :math:`\varphi_\Delta = \varphi_{\lambda(\Delta)}`.
+  r"""The KL-constrained optimum φ_Δ = φ_λ(Δ).
 
   Attributes:
     lam: λ(Δ) ≥ 0, ``+inf`` when Δ ≥ Δ_max (see :func:`solve_kl_budget`).
@@ -266,6 +301,15 @@ class KLBudgetSolution(NamedTuple):
     max_kl: :math:`\Delta_\max = -\log p(\arg\max r)`, the largest KL any policy on supp p can reach
       while maximising reward (the KL of the limit λ → ∞).
     kl_error: :math:`|\mathrm{KL}(\varphi_\lambda\|p) - \Delta|` (0 when the budget is not active).
+
+  Examples:
+    On a fair coin Δ_max = log 2; a budget of 1 nat exceeds it, so the optimum is the argmax:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> sol = alignment.solve_kl_budget(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]), 1.0)
+    >>> print(f"{float(sol.max_kl):.4f}", float(sol.lam), f"{float(sol.tilt.expected_reward):.4f}")
+    0.6931 inf 1.0000
   """
 
   lam: Array
@@ -276,7 +320,7 @@ class KLBudgetSolution(NamedTuple):
 
 def solve_kl_budget(ref_logits: ArrayLike, reward: ArrayLike, delta: ArrayLike, *,
                     num_iters: int = 60) -> KLBudgetSolution:
-  r"""Solves :math:`\max_\varphi \mathbb E_\varphi r` subject to :math:`\mathrm{KL}(\varphi\|p)\le\Delta`.
+  r"""Solves max_φ E_φ[r] subject to KL(φ‖p) ≤ Δ.
 
   The optimum is the tilted policy :math:`\varphi_{\lambda}` with λ ≥ 0 the root of
 
@@ -309,6 +353,18 @@ def solve_kl_budget(ref_logits: ArrayLike, reward: ArrayLike, delta: ArrayLike, 
   References:
     Yang, Salamatian, Sun, Suresh & Beirami, *Asymptotics of language model alignment*,
     arXiv:2404.01730 (the closed form of the KL-constrained optimum).
+
+  Examples:
+    The budget Δ = KL(Bernoulli(¾)‖Bernoulli(½)) on a fair coin is spent by the tilt with
+    λ = logit(¾) = log 3:
+
+    >>> import math
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> delta = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    >>> sol = alignment.solve_kl_budget(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]), delta)
+    >>> print(f"{float(sol.lam):.4f} {math.log(3.0):.4f}")
+    1.0986 1.0986
   """
   _scalar("delta", delta)
   _validate.nonnegative("delta", delta)
@@ -352,7 +408,7 @@ def _solve_kl_budget(lp: Array, r: Array, delta: Array, num_iters: int) -> KLBud
 
 def solve_expected_reward(ref_logits: ArrayLike, reward: ArrayLike, target: ArrayLike, *,
                           num_iters: int = 60) -> Tilt:
-  r"""The tilt whose expected reward is ``target``: :math:`\Lambda'(\lambda) = x`.
+  r"""The tilt whose expected reward is ``target``: the root λ of Λ′(λ) = x.
 
   :math:`\Lambda'` increases from :math:`\min r` to :math:`\max r` (over supp p), so for every x in
   that open interval there is one real root; ``x = max r`` gives λ = +inf. The root is bracketed by
@@ -376,6 +432,15 @@ def solve_expected_reward(ref_logits: ArrayLike, reward: ArrayLike, target: Arra
   References:
     Csiszár, *I-divergence geometry of probability distributions and minimization problems*,
     Ann. Probab. 3, 1975.
+
+  Examples:
+    A fair coin reaches expected reward ¾ under the tilt λ = logit(¾) = log 3:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> t = alignment.solve_expected_reward(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]), 0.75)
+    >>> print(f"{float(t.lam):.4f}")
+    1.0986
   """
   _scalar("target", target)
   _validate.finite("target", target)
@@ -450,6 +515,17 @@ def kl_to_tilted(policy_logits: ArrayLike, ref_logits: ArrayLike, reward: ArrayL
   References:
     Yang, Salamatian, Sun, Suresh & Beirami, *Asymptotics of language model alignment*,
     arXiv:2404.01730.
+
+  Examples:
+    The identity against the direct KL to the tilted coin φ = (¼, ¾), for q = (0.4, 0.6):
+
+    >>> import math
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment, divergences
+    >>> ref, reward, q = jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]), jnp.log(jnp.array([0.4, 0.6]))
+    >>> direct = divergences.kl_divergence(jnp.array([0.4, 0.6]), jnp.array([0.25, 0.75]))
+    >>> print(f"{float(alignment.kl_to_tilted(q, ref, reward, math.log(3.0))):.4f} {float(direct):.4f}")
+    0.0541 0.0541
   """
   _scalar("lam", lam)
   _validate.finite("lam", lam)
@@ -489,6 +565,19 @@ def tilted_rate_function(ref_logits: ArrayLike, reward: ArrayLike, x: ArrayLike,
     Yang, Salamatian, Sun, Suresh & Beirami, *Asymptotics of language model alignment*,
     arXiv:2404.01730 (the LDP of the aligned model's reward).
     Dembo & Zeitouni, *Large Deviations Techniques and Applications*, 2nd ed., 1998, Thm 2.2.3.
+
+  Examples:
+    For fair-coin tokens the rate of a fraction x = ¾ of ones is KL(Bernoulli(¾)‖Bernoulli(½));
+    under the tilt λ = log 3 (mean ¾) it is 0:
+
+    >>> import math
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> ref, reward = jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0])
+    >>> for lam in (0.0, math.log(3.0)):
+    ...   print(f"{float(alignment.tilted_rate_function(ref, reward, 0.75, lam=lam)):.4f}")
+    0.1308
+    0.0000
   """
   _scalar("lam", lam)
   _validate.finite("lam", lam)
@@ -524,6 +613,16 @@ class BestOfN(NamedTuple):
     kl: :math:`\mathrm{KL}(\pi_\mathrm{BoN}\|p)`.
     expected_reward: :math:`\mathbb E_{\pi_\mathrm{BoN}} r`.
     win_rate: :math:`P(r(Y_\mathrm{BoN}) > r(Y)) + \tfrac12 P(r(Y_\mathrm{BoN}) = r(Y))`, Y ~ p.
+
+  Examples:
+    Best-of-2 on a fair coin wins against a fresh toss with probability ¾·¾ + ¼·¼ = 5/8, below the
+    continuous-reward value N/(N+1) = 2/3 because of ties:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> bon = alignment.best_of_n(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]), n=2)
+    >>> print(f"{float(bon.win_rate):.4f} {float(bon.expected_reward):.4f}")
+    0.6250 0.7500
   """
 
   log_probs: Array
@@ -564,6 +663,19 @@ def best_of_n(ref_logits: ArrayLike, reward: ArrayLike, *, n: ArrayLike | None =
   References:
     Beirami, Agarwal, Berant, D'Amour, Eisenstein, Nagpal & Suresh, *Theoretical guarantees on the
     best-of-n alignment policy*, arXiv:2401.01879.
+
+  Examples:
+    Best-of-2 on a fair coin (reward 0 or 1) returns 1 unless both draws are 0, so its law is
+    (¼, ¾); with N = e^1000 (``log_n``) it is the argmax:
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import alignment
+    >>> ref, reward = jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0])
+    >>> for bon in (alignment.best_of_n(ref, reward, n=2), alignment.best_of_n(ref, reward, log_n=1000.0)):
+    ...   print(np.round(np.exp(np.asarray(bon.log_probs)), 4))
+    [0.25 0.75]
+    [0. 1.]
   """
   _scalar("n" if log_n is None else "log_n", n if log_n is None else log_n)
   lp, r = _problem(ref_logits, reward)
@@ -632,7 +744,7 @@ def _best_of_n(lp: Array, r: Array, log_n: Array) -> BestOfN:
 
 
 def best_of_n_kl_bound(n: ArrayLike | None = None, *, log_n: ArrayLike | None = None) -> Array:
-  r"""The best-of-N KL bound :math:`\mathrm{KL}(\pi_\mathrm{BoN}\|p) \le \log N - \frac{N-1}{N}`.
+  r"""The best-of-N KL bound KL(π_BoN‖p) ≤ log N − (N − 1)/N.
 
   Equality holds for a continuous reward (no atoms): :math:`U = F(r(Y))\sim\mathrm{Beta}(N, 1)` and
   :math:`\mathbb E\log(NU^{N-1}) = \log N - (N-1)/N`. The folklore value :math:`\log N - (N-1)/N` was
@@ -648,6 +760,19 @@ def best_of_n_kl_bound(n: ArrayLike | None = None, *, log_n: ArrayLike | None = 
   References:
     Beirami, Agarwal, Berant, D'Amour, Eisenstein, Nagpal & Suresh, *Theoretical guarantees on the
     best-of-n alignment policy*, arXiv:2401.01879.
+
+  Examples:
+    The bound is log N − 1 + 1/N (0 at N = 1); best-of-4 over m equally likely outcomes with
+    distinct rewards approaches it as m grows:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> print(f"{float(alignment.best_of_n_kl_bound(4)):.4f}")
+    0.6363
+    >>> for m in (10, 1000):
+    ...   print(f"{float(alignment.best_of_n(jnp.zeros(m), jnp.arange(m, dtype=float), n=4).kl):.4f}")
+    0.6288
+    0.6363
   """
   log_n = _log_n(n, log_n, jnp.result_type(float))
   # log N − 1 + 1/N, written as log N + expm1(−log N) (accurate near N = 1).
@@ -655,7 +780,7 @@ def best_of_n_kl_bound(n: ArrayLike | None = None, *, log_n: ArrayLike | None = 
 
 
 def best_of_n_win_rate_bound(n: ArrayLike) -> Array:
-  r"""The best-of-N win-rate bound :math:`N/(N+1)` (ties counted one half), tight for continuous r.
+  r"""The best-of-N win-rate bound N/(N + 1) (ties counted one half), tight for continuous r.
 
   Args:
     n: N ≥ 1, any shape.
@@ -666,6 +791,16 @@ def best_of_n_win_rate_bound(n: ArrayLike) -> Array:
   References:
     Beirami, Agarwal, Berant, D'Amour, Eisenstein, Nagpal & Suresh, *Theoretical guarantees on the
     best-of-n alignment policy*, arXiv:2401.01879.
+
+  Examples:
+    Of 5 i.i.d. continuous draws the fifth is the largest with probability 1/5, so the best of the
+    other four wins with probability 4/5; 1000 distinct, equally likely rewards come close:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> bon = alignment.best_of_n(jnp.zeros(1000), jnp.arange(1000, dtype=float), n=4)
+    >>> print(f"{float(alignment.best_of_n_win_rate_bound(4)):.4f} {float(bon.win_rate):.4f}")
+    0.8000 0.8000
   """
   _validate.finite("n", n)
   if _validate.is_concrete(n) and np.any(np.asarray(n) < 1):
@@ -680,7 +815,9 @@ def best_of_n_win_rate_bound(n: ArrayLike) -> Array:
 
 def kl_regularized_objective(policy_logits: ArrayLike, ref_logits: ArrayLike, reward: ArrayLike, *,
                              beta: ArrayLike) -> Array:
-  r"""The KL-regularised RL objective :math:`J(\pi) = \mathbb E_\pi r - \beta\,\mathrm{KL}(\pi\|\pi_0)`.
+  r"""The KL-regularised RL objective J(π) = E_π[r] − β KL(π‖π₀).
+
+  .. math::  J(\pi) = \mathbb E_\pi r - \beta\,\mathrm{KL}(\pi\|\pi_0).
 
   Korbak, Perez & Buckley's identity: with the Gibbs posterior
   :math:`p^* = \pi_0 e^{r/\beta}/Z` (:func:`kl_regularized_optimum`),
@@ -702,6 +839,19 @@ def kl_regularized_objective(policy_logits: ArrayLike, ref_logits: ArrayLike, re
   References:
     Korbak, Perez & Buckley, *RL with KL penalties is better viewed as Bayesian inference*,
     arXiv:2205.11275.
+
+  Examples:
+    On a fair coin with reward 0 or 1 and β = 1, J(π₀) = E r = ½, and the maximum, at p*, is
+    β log Z = log((1 + e)/2):
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> ref, reward = jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0])
+    >>> star = alignment.kl_regularized_optimum(ref, reward, beta=1.0).log_probs
+    >>> for pi in (ref, star):
+    ...   print(f"{float(alignment.kl_regularized_objective(pi, ref, reward, beta=1.0)):.4f}")
+    0.5000
+    0.6201
   """
   _validate.positive_scalar("beta", beta)
   lp, r = _problem(ref_logits, reward)
@@ -712,11 +862,19 @@ def kl_regularized_objective(policy_logits: ArrayLike, ref_logits: ArrayLike, re
 
 
 class KLRegularizedOptimum(NamedTuple):
-  r"""The maximiser of :math:`J(\pi) = \mathbb E_\pi r - \beta\mathrm{KL}(\pi\|\pi_0)`.
+  r"""The maximiser of J(π) = E_π[r] − β KL(π‖π₀).
 
   Attributes:
     log_probs: :math:`\log p^* = \log\pi_0 + r/\beta - \log Z`, ``[n]``.
     value: :math:`\max_\pi J = J(p^*) = \beta\log Z`.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> opt = alignment.kl_regularized_optimum(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]),
+    ...                                        beta=1.0)
+    >>> print(f"{float(opt.value):.4f}")  # log((1 + e)/2)
+    0.6201
   """
 
   log_probs: Array
@@ -725,7 +883,7 @@ class KLRegularizedOptimum(NamedTuple):
 
 def kl_regularized_optimum(ref_logits: ArrayLike, reward: ArrayLike, *,
                            beta: ArrayLike) -> KLRegularizedOptimum:
-  r"""The Gibbs posterior :math:`p^* = \pi_0 e^{r/\beta}/Z` and the optimal value :math:`\beta\log Z`.
+  r"""The Gibbs posterior p* = π₀·exp(r/β)/Z and the optimal value β log Z.
 
   .. math::  p^* = \arg\max_\pi \mathbb E_\pi r - \beta\,\mathrm{KL}(\pi\|\pi_0) = \varphi_{1/\beta},
              \qquad Z = \sum_y \pi_0(y)e^{r(y)/\beta}.
@@ -744,6 +902,17 @@ def kl_regularized_optimum(ref_logits: ArrayLike, reward: ArrayLike, *,
   References:
     Korbak, Perez & Buckley, *RL with KL penalties is better viewed as Bayesian inference*,
     arXiv:2205.11275.
+
+  Examples:
+    A fair coin with reward 0 or 1 and β = 1 gives p* = (1, e)/(1 + e):
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import alignment
+    >>> opt = alignment.kl_regularized_optimum(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]),
+    ...                                        beta=1.0)
+    >>> print(np.round(np.exp(np.asarray(opt.log_probs)), 4))
+    [0.2689 0.7311]
   """
   _validate.positive_scalar("beta", beta)
   lp, r = _problem(ref_logits, reward)
@@ -777,6 +946,15 @@ def fdpo_generator(divergence: str, *, alpha: ArrayLike | None = None) -> FGener
   References:
     Wang, Jiang, Yang, Liu & Chen, *Beyond reverse KL: generalizing direct preference optimization
     with diverse divergence constraints*, arXiv:2309.16240.
+
+  Examples:
+    At u = 2, reverse KL gives 2 log 2 and the α = ½ generator (√2 − 1.5)/(−¼) = 6 − 4√2:
+
+    >>> from divjax import alignment
+    >>> print(f"{float(alignment.fdpo_generator('reverse_kl').f(2.0)):.4f}")
+    1.3863
+    >>> print(f"{float(alignment.fdpo_generator('alpha', alpha=0.5).f(2.0)):.4f}")
+    0.3431
   """
   if divergence == "reverse_kl":
     return dv.KL
@@ -814,7 +992,7 @@ def _check_fdpo_generator(generator: FGenerator) -> None:
 
 def fdpo_reward(policy_logits: ArrayLike, ref_logits: ArrayLike, *, beta: ArrayLike,
                 generator: FGenerator) -> Array:
-  r"""The f-DPO implicit reward :math:`\beta f'(\pi(y)/\pi_\mathrm{ref}(y))` (policy → reward map).
+  r"""The f-DPO implicit reward β f′(π(y)/π_ref(y)) (policy → reward map).
 
   The KKT conditions of :math:`\max_\pi \mathbb E_\pi r - \beta D_f(\pi\|\pi_\mathrm{ref})` give
 
@@ -834,6 +1012,18 @@ def fdpo_reward(policy_logits: ArrayLike, ref_logits: ArrayLike, *, beta: ArrayL
 
   References:
     Wang, Jiang, Yang, Liu & Chen, *Beyond reverse KL*, arXiv:2309.16240.
+
+  Examples:
+    For reverse KL the reward is β log(π/π_ref) + β; with π = (¼, ¾), π_ref uniform and β = 1 it is
+    (1 − log 2, 1 + log 1.5):
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import alignment
+    >>> r = alignment.fdpo_reward(jnp.log(jnp.array([0.25, 0.75])), jnp.log(jnp.array([0.5, 0.5])),
+    ...                           beta=1.0, generator=alignment.fdpo_generator("reverse_kl"))
+    >>> print(np.round(np.asarray(r), 4))
+    [0.3069 1.4055]
   """
   _validate.positive_scalar("beta", beta)
   _check_fdpo_generator(generator)
@@ -848,6 +1038,17 @@ class FDPOPolicy(NamedTuple):
   Attributes:
     log_probs: :math:`\log\pi^*`, ``[n]``.
     normalizer: the constant c with :math:`\sum_y \pi_\mathrm{ref}(y)(f')^{-1}((r(y)-c)/\beta) = 1`.
+
+  Examples:
+    For forward KL, c solves ½/c + ½/(c − 1) = 1 on a fair coin with reward 0 or 1 and β = 1, so
+    c = 1 + 1/√2:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment
+    >>> pol = alignment.fdpo_policy(jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0]), beta=1.0,
+    ...                             generator=alignment.fdpo_generator("forward_kl"))
+    >>> print(f"{float(pol.normalizer):.4f}")
+    1.7071
   """
 
   log_probs: Array
@@ -856,7 +1057,7 @@ class FDPOPolicy(NamedTuple):
 
 def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, generator: FGenerator,
                 num_iters: int = 200) -> FDPOPolicy:
-  r"""The f-DPO optimal policy (reward → policy map), the inverse of :func:`fdpo_reward`.
+  r"""The f-DPO optimal policy (reward → policy map), the inverse of fdpo_reward.
 
   .. math::  \pi^*(y) = \pi_\mathrm{ref}(y)\,(f')^{-1}\!\left(\frac{r(y)-c}{\beta}\right)
              = \arg\max_\pi\ \mathbb E_\pi r - \beta D_f(\pi\|\pi_\mathrm{ref}),
@@ -886,6 +1087,20 @@ def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, ge
 
   References:
     Wang, Jiang, Yang, Liu & Chen, *Beyond reverse KL*, arXiv:2309.16240.
+
+  Examples:
+    Reverse KL gives the softmax (1, e)/(1 + e) of DPO; forward KL gives π_ref·β/(c − r) with
+    ½/c + ½/(c − 1) = 1, i.e. c = 1 + 1/√2 and π* = (1 − 1/√2, 1/√2):
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import alignment
+    >>> ref, reward = jnp.log(jnp.array([0.5, 0.5])), jnp.array([0.0, 1.0])
+    >>> for name in ("reverse_kl", "forward_kl"):
+    ...   pol = alignment.fdpo_policy(ref, reward, beta=1.0, generator=alignment.fdpo_generator(name))
+    ...   print(np.round(np.exp(np.asarray(pol.log_probs)), 4))
+    [0.2689 0.7311]
+    [0.2929 0.7071]
   """
   _validate.positive_scalar("beta", beta)
   _check_fdpo_generator(generator)
@@ -950,6 +1165,17 @@ def fdpo_loss(policy_chosen_logps: ArrayLike, policy_rejected_logps: ArrayLike,
     Wang, Jiang, Yang, Liu & Chen, *Beyond reverse KL*, arXiv:2309.16240.
     Rafailov, Sharma, Mitchell, Ermon, Manning & Finn, *Direct preference optimization*,
     arXiv:2305.18290.
+
+  Examples:
+    With reverse KL (DPO), β = 1, π_θ(y_w)/π_ref(y_w) = 1.5 and π_θ(y_l)/π_ref(y_l) = 0.5, the
+    margin is log 3 and the loss log(1 + 1/3) = log(4/3):
+
+    >>> import math
+    >>> from divjax import alignment
+    >>> loss = alignment.fdpo_loss(math.log(0.75), math.log(0.25), math.log(0.5), math.log(0.5),
+    ...                            beta=1.0, generator=alignment.fdpo_generator("reverse_kl"))
+    >>> print(f"{float(loss):.4f}")
+    0.2877
   """
   _validate.positive_scalar("beta", beta)
   _check_fdpo_generator(generator)
@@ -969,7 +1195,7 @@ def fdpo_loss(policy_chosen_logps: ArrayLike, policy_rejected_logps: ArrayLike,
 
 def fdpg_gradient(policy_logits: ArrayLike, target_logits: ArrayLike, *,
                   generator: FGenerator) -> Array:
-  r"""The exact f-DPG gradient of :math:`D_f(\pi_\theta\|p)` with respect to softmax logits θ.
+  r"""The exact f-DPG gradient of D_f(π_θ‖p) with respect to softmax logits θ.
 
   .. math::  \nabla_\theta D_f(\pi_\theta\|p)
              = \mathbb E_{y\sim\pi_\theta}\!\big[f'(\pi_\theta(y)/p(y))\,\nabla_\theta\log\pi_\theta(y)\big]
@@ -990,6 +1216,20 @@ def fdpg_gradient(policy_logits: ArrayLike, target_logits: ArrayLike, *,
   References:
     Go, Korbak, Kruszewski, Rozen, Ryu & Dymetman, *Aligning language models with preferences
     through f-divergence minimization*, arXiv:2302.08215.
+
+  Examples:
+    For KL(π_θ‖p) with π_θ uniform and p = (¼, ¾) the gradient is ±(log 3)/4, as autodiff agrees:
+
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import alignment, divergences
+    >>> theta, target = jnp.zeros(2), jnp.log(jnp.array([0.25, 0.75]))
+    >>> print(np.round(np.asarray(alignment.fdpg_gradient(theta, target, generator=divergences.KL)), 4))
+    [ 0.2747 -0.2747]
+    >>> auto = jax.grad(lambda t: divergences.kl_divergence(t, target, logits=True))(theta)
+    >>> print(np.round(np.asarray(auto), 4))
+    [ 0.2747 -0.2747]
   """
   if not isinstance(generator, FGenerator):
     raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")
@@ -1035,6 +1275,20 @@ def fdpg_surrogate_loss(policy_logps: ArrayLike, target_logps: ArrayLike, *, gen
     Go, Korbak, Kruszewski, Rozen, Ryu & Dymetman, *Aligning language models with preferences
     through f-divergence minimization*, arXiv:2302.08215.
     Williams, *Simple statistical gradient-following algorithms*, Mach. Learn. 8, 1992.
+
+  Examples:
+    From 20 000 samples the estimate is within 0.01 (about 5 standard errors) of the exact
+    gradient (±(log 3)/4 = ±0.2747, see :func:`fdpg_gradient`):
+
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment, divergences
+    >>> theta, target = jnp.zeros(2), jnp.log(jnp.array([0.25, 0.75]))
+    >>> y = jax.random.categorical(jax.random.key(0), theta, shape=(20_000,))
+    >>> loss = lambda t: alignment.fdpg_surrogate_loss(jax.nn.log_softmax(t)[y], target[y],
+    ...                                                generator=divergences.KL)
+    >>> print(bool(jnp.max(jnp.abs(jax.grad(loss)(theta) - jnp.array([0.2747, -0.2747]))) < 0.01))
+    True
   """
   if not isinstance(generator, FGenerator):
     raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")
@@ -1066,7 +1320,7 @@ def _log_ratio(policy_logps: ArrayLike, ref_logps: ArrayLike) -> Array:
 
 def f_penalty_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
                          generator: FGenerator) -> Array:
-  r"""Per-sample estimates :math:`f(u)`, :math:`u = \pi_\theta(y)/\pi_0(y)`, of :math:`D_f(\pi_\theta\|\pi_0)`.
+  r"""Per-sample estimates f(u), u = π_θ(y)/π₀(y), of D_f(π_θ‖π₀).
 
   For samples :math:`y \sim \pi_0` (pre-drawn from the initial policy, with their stored
   log-probabilities), :math:`\mathbb E_{\pi_0} f(u) = D_f(\pi_\theta\|\pi_0)`: the mean is unbiased and
@@ -1086,6 +1340,16 @@ def f_penalty_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
   References:
     Li et al., *The choice of divergence: a neglected key to mitigating diversity collapse in RL with
     verifiable reward*, arXiv:2509.07430.
+
+  Examples:
+    Averaging over π₀ = (½, ½) exactly (both outcomes, weight ½) recovers KL((¼, ¾)‖(½, ½)):
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment, divergences
+    >>> pi, pi0 = jnp.array([0.25, 0.75]), jnp.array([0.5, 0.5])
+    >>> f = alignment.f_penalty_per_sample(jnp.log(pi), jnp.log(pi0), generator=divergences.KL)
+    >>> print(f"{float(pi0 @ f):.4f} {float(divergences.kl_divergence(pi, pi0)):.4f}")
+    0.1308 0.1308
   """
   if not isinstance(generator, FGenerator):
     raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")
@@ -1094,7 +1358,7 @@ def f_penalty_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
 
 def k3_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
                   clip: float | None = None) -> Array:
-  r"""The "k3" per-sample estimate :math:`u - \log u - 1` of the forward :math:`\mathrm{KL}(\pi_0\|\pi_\theta)`.
+  r"""The "k3" per-sample estimate u − log u − 1 of the forward KL(π₀‖π_θ).
 
   For :math:`y\sim\pi_0` and :math:`u = \pi_\theta(y)/\pi_0(y)`, :math:`\mathbb E_{\pi_0} u = 1`, so
   :math:`\mathbb E_{\pi_0}[u - \log u - 1] = \mathrm{KL}(\pi_0\|\pi_\theta)`, with every term ≥ 0 (lower
@@ -1113,6 +1377,16 @@ def k3_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
   References:
     J. Schulman, *Approximating KL divergence*, 2020 (the k1/k2/k3 estimators).
     Li et al., *The choice of divergence…*, arXiv:2509.07430 (DPH-RL's forward-KL penalty).
+
+  Examples:
+    The π₀-average of the per-sample values is the forward KL(π₀‖π_θ):
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import alignment, divergences
+    >>> pi, pi0 = jnp.array([0.25, 0.75]), jnp.array([0.5, 0.5])
+    >>> k3 = alignment.k3_per_sample(jnp.log(pi), jnp.log(pi0))
+    >>> print(f"{float(pi0 @ k3):.4f} {float(divergences.kl_divergence(pi0, pi)):.4f}")
+    0.1438 0.1438
   """
   d = _log_ratio(policy_logps, ref_logps)
   value = jnp.expm1(d) - d

@@ -24,6 +24,17 @@ class SolverState(NamedTuple):
     log_pi: ``[n]`` normalised log-probabilities of the current policy π_k.
     step: int32 iteration counter k.
     queries: int32 number of preference queries (evaluations of P(·≻π)) used so far.
+
+  Examples:
+    Every solver starts at π_0 = π_ref with no queries spent:
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
+    >>> state = games.nash_mp.init(game)
+    >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.step), int(state.queries))
+    [0.5 0.5] 0 0
   """
   log_pi: Array
   step: Array
@@ -38,6 +49,15 @@ class Trajectory(NamedTuple):
     exploitability: Gap(π_k) = β KL(π_k‖BR_β(π_k)).
     span: span(ℓ_k − ℓ*), the span semi-norm of the log-probability error.
     queries: cumulative preference queries after iterate k.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
+    >>> _, traj = games.nash_mp.run(game, step_size=2.0, num_steps=3, metrics=("kl",))
+    >>> print(np.asarray(traj.queries), traj.kl.shape, traj.span is None)
+    [0 2 4 6] (4,) True
   """
   kl: Array | None
   exploitability: Array | None
@@ -95,8 +115,11 @@ def run_scan(update: Callable[[SolverState], SolverState], game: PreferenceGame,
 
 
 def prox_step(game: PreferenceGame, log_anchor: Array, win: Array, lam: Array) -> Array:
-  r"""The closed-form proximal step on logits:
-  :math:`\mathrm{log\_softmax}((1-\lambda)\ell_k + \lambda\ell_{\mathrm{ref}} + (\lambda/\beta)\,P\pi_{\mathrm{opp}})`."""
+  r"""The closed-form proximal step on logits.
+
+  .. math::  \ell_{\mathrm{new}} = \mathrm{log\_softmax}\big((1-\lambda)\ell_k + \lambda\ell_{\mathrm{ref}}
+             + (\lambda/\beta)\,P\pi_{\mathrm{opp}}\big).
+  """
   return jax.nn.log_softmax((1.0 - lam) * log_anchor + lam * game.log_ref + (lam / game.beta) * win)
 
 

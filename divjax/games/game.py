@@ -16,10 +16,12 @@ The β-regularised game (Munos et al. 2023) is the symmetric constant-sum game
 
 strongly monotone thanks to the KL term, with a unique Nash equilibrium :math:`\pi^*_\beta`, the fixed
 point of the best response :math:`\mathrm{BR}_\beta(\pi) = \mathrm{softmax}(\ell_{\mathrm{ref}} + P\pi/\beta)`.
+The derivations are collected on the theory page :doc:`/theory/nash_mp`.
 
 References:
-  R. Munos et al., *Nash Learning from Human Feedback*, ICML 2024, arXiv:2312.00886.
-  D. Tiapkin et al., *Accelerating Nash Learning from Human Feedback via Mirror Prox*, arXiv:2505.19731 (v1).
+  * Munos et al., *Nash Learning from Human Feedback*, ICML 2024, arXiv:2312.00886.
+  * Tiapkin et al., *Accelerating Nash Learning from Human Feedback via Mirror Prox*,
+    arXiv:2505.19731 (v1).
 """
 
 from __future__ import annotations
@@ -61,6 +63,16 @@ class PreferenceGame(NamedTuple):
     preference: ``[n, n]`` matrix P with entries in [0, 1] and P + Pᵀ = 1.
     beta: scalar β > 0.
     log_ref: ``[n]`` normalised log-probabilities of π_ref (finite: full support).
+
+  Examples:
+    The 2-action game in which action 0 beats action 1 with probability 0.8:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import games
+    >>> game = games.PreferenceGame(jnp.array([[0.5, 0.8], [0.2, 0.5]]), jnp.asarray(1.0),
+    ...                             jnp.log(jnp.array([0.5, 0.5])))
+    >>> game.num_actions
+    2
   """
   preference: Array
   beta: Array
@@ -68,6 +80,7 @@ class PreferenceGame(NamedTuple):
 
   @property
   def num_actions(self) -> int:
+    """The number of actions n (static)."""
     return self.preference.shape[-1]
 
 
@@ -94,7 +107,7 @@ def _check(preference: ArrayLike, beta: ArrayLike, ref_logits: ArrayLike) -> Non
 
 def preference_game(preference: ArrayLike, *, beta: ArrayLike,
                     ref_logits: ArrayLike | None = None) -> PreferenceGame:
-  r"""A validated :class:`PreferenceGame`.
+  r"""A validated PreferenceGame.
 
   Args:
     preference: ``[n, n]`` matrix :math:`P_{yy'} = \mathbb P(y \succ y')`, entries in [0, 1],
@@ -111,7 +124,15 @@ def preference_game(preference: ArrayLike, *, beta: ArrayLike,
       ``ref_logits`` with ``-inf`` (zero probability), NaN or the wrong length.
 
   References:
-    R. Munos et al., *Nash Learning from Human Feedback*, arXiv:2312.00886.
+    Munos et al., *Nash Learning from Human Feedback*, arXiv:2312.00886.
+
+  Examples:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
+    >>> print(np.round(np.exp(np.asarray(game.log_ref)), 4))  # π_ref defaults to uniform
+    [0.5 0.5]
   """
   _validate.array("preference", preference)
   if ref_logits is None:
@@ -127,7 +148,7 @@ def preference_game(preference: ArrayLike, *, beta: ArrayLike,
 
 
 # ---------------------------------------------------------------------------------------------------
-# Instance generators (spec A.7).
+# Instance generators (the divjax benchmark families; see docs/theory/nash_mp.md).
 
 
 def _reference(key: Array, n: int, reference: str, dtype) -> Array:
@@ -152,7 +173,7 @@ def _from_skew(skew_upper: Array, n: int) -> Array:
 
 
 def uniform(key: Array, n: int, *, beta: ArrayLike, reference: str = "uniform") -> PreferenceGame:
-  r"""Random-uniform preferences: :math:`P_{ij} \sim U[0,1]` for i < j, :math:`P_{ji} = 1 - P_{ij}`.
+  r"""Random-uniform preferences: P_ij ~ U[0, 1] for i < j and P_ji = 1 − P_ij.
 
   Args:
     key: PRNG key (split for P and for π_ref).
@@ -164,7 +185,16 @@ def uniform(key: Array, n: int, *, beta: ArrayLike, reference: str = "uniform") 
     A :class:`PreferenceGame` in the default float dtype.
 
   References:
-    D. Tiapkin et al., arXiv:2505.19731 (v1); divjax protocol of spec A.7.
+    Tiapkin et al., arXiv:2505.19731 (v1), for the setting; the instance family is divjax's own
+    benchmark protocol (:doc:`/theory/nash_mp`).
+
+  Examples:
+    >>> import jax
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> P = np.asarray(games.uniform(jax.random.key(0), 4, beta=0.1).preference)
+    >>> print(np.allclose(P + P.T, 1.0), np.diag(P))
+    True [0.5 0.5 0.5 0.5]
   """
   n = _validate.integer("n", n, minimum=2)
   _validate.positive_scalar("beta", beta)
@@ -177,7 +207,7 @@ def uniform(key: Array, n: int, *, beta: ArrayLike, reference: str = "uniform") 
 
 def skew_sigmoid(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
                  reference: str = "uniform") -> PreferenceGame:
-  r"""Skew-sigmoid preferences :math:`P = \sigma(A)`, A skew-symmetric with N(0, scale²) entries.
+  r"""Skew-sigmoid preferences P = σ(A), A skew-symmetric with N(0, scale²) entries.
 
   :math:`\sigma(-a) = 1 - \sigma(a)` makes :math:`P + P^\top = 1`.
 
@@ -189,7 +219,16 @@ def skew_sigmoid(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
     reference: ``"uniform"`` or ``"dirichlet"``.
 
   References:
-    D. Tiapkin et al., arXiv:2505.19731 (v1); divjax protocol of spec A.7.
+    Tiapkin et al., arXiv:2505.19731 (v1), for the setting; the instance family is divjax's own
+    benchmark protocol (:doc:`/theory/nash_mp`).
+
+  Examples:
+    >>> import jax
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> P = np.asarray(games.skew_sigmoid(jax.random.key(0), 4, beta=0.1).preference)
+    >>> print(np.allclose(P + P.T, 1.0), np.diag(P))
+    True [0.5 0.5 0.5 0.5]
   """
   n = _validate.integer("n", n, minimum=2)
   _validate.positive_scalar("beta", beta)
@@ -204,12 +243,30 @@ def skew_sigmoid(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
 
 def bradley_terry(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
                   reference: str = "uniform") -> PreferenceGame:
-  r"""Bradley–Terry preferences :math:`P_{ij} = \sigma(r_i - r_j)`, :math:`r \sim N(0, \mathrm{scale}^2 I)`.
+  r"""Bradley–Terry preferences P_ij = σ(r_i − r_j) with scores r ~ N(0, scale² I).
 
   A transitive game: its unregularised Nash equilibrium is the best action.
 
+  Args:
+    key: PRNG key.
+    n: number of actions (static).
+    beta: β > 0.
+    scale: standard deviation of the scores r.
+    reference: ``"uniform"`` or ``"dirichlet"``.
+
   References:
-    R. A. Bradley & M. E. Terry, *Rank analysis of incomplete block designs*, Biometrika 39 (1952).
+    Bradley & Terry, *Rank analysis of incomplete block designs*, Biometrika 39 (1952).
+
+  Examples:
+    The action with the highest average win rate beats every other action:
+
+    >>> import jax
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> P = np.asarray(games.bradley_terry(jax.random.key(0), 4, beta=0.1).preference)
+    >>> best = np.argmax(P.mean(axis=1))
+    >>> print(bool(np.all(np.delete(P[best], best) > 0.5)))
+    True
   """
   n = _validate.integer("n", n, minimum=2)
   _validate.positive_scalar("beta", beta)
@@ -224,9 +281,10 @@ def cyclic(key: Array, n: int, *, beta: ArrayLike, reference: str = "dirichlet")
   r"""The cyclic tournament: action i beats the next (n−1)/2 actions cyclically (n odd).
 
   :math:`P_{ij} = 1` if :math:`(j - i) \bmod n \in \{1, \dots, (n-1)/2\}`, 0 if
-  :math:`(i - j) \bmod n` is, and ½ on the diagonal — a generalised rock–paper–scissors, the hard
-  instance of spec A.3. The uniform policy is the equilibrium whenever π_ref is uniform (then
-  KL(π*‖π_ref) = 0 and nothing is learned), so π_ref defaults to a Dirichlet(1) draw.
+  :math:`(i - j) \bmod n` is, and ½ on the diagonal — a generalised rock–paper–scissors, the
+  instance on which the step-size condition η ≤ 2β of Nash-MP is sharp (:doc:`/theory/nash_mp`).
+  The uniform policy is the equilibrium whenever π_ref is uniform (then KL(π*‖π_ref) = 0 and
+  nothing is learned), so π_ref defaults to a Dirichlet(1) draw.
 
   Args:
     key: PRNG key (used for π_ref).
@@ -236,6 +294,17 @@ def cyclic(key: Array, n: int, *, beta: ArrayLike, reference: str = "dirichlet")
 
   Raises:
     ValueError: if n is even or < 3.
+
+  Examples:
+    With n = 3 it is rock–paper–scissors:
+
+    >>> import jax
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> print(np.asarray(games.cyclic(jax.random.key(0), 3, beta=0.1).preference))
+    [[0.5 1.  0. ]
+     [0.  0.5 1. ]
+     [1.  0.  0.5]]
   """
   n = _validate.integer("n", n, minimum=3)
   if n % 2 == 0:
@@ -253,7 +322,7 @@ def cyclic(key: Array, n: int, *, beta: ArrayLike, reference: str = "dirichlet")
 
 
 def win_rates(game: PreferenceGame, log_pi: Array) -> Array:
-  r"""The win-rate vector :math:`(P\pi)_y = \mathbb P(y \succ \pi)` — one preference query.
+  r"""The win-rate vector (Pπ)_y = P(y ≻ π): one preference query.
 
   Args:
     game: the game.
@@ -261,6 +330,17 @@ def win_rates(game: PreferenceGame, log_pi: Array) -> Array:
 
   Returns:
     ``[n]`` win rates in [0, 1].
+
+  Examples:
+    Against the uniform policy, every action of rock–paper–scissors wins half the time:
+
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> game = games.cyclic(jax.random.key(0), 3, beta=0.1)
+    >>> print(np.round(np.asarray(games.win_rates(game, jnp.log(jnp.ones(3) / 3))), 4))
+    [0.5 0.5 0.5]
   """
   return game.preference @ jnp.exp(log_pi)
 
@@ -279,7 +359,19 @@ def best_response(game: PreferenceGame, log_pi: Array) -> Array:
     ``[n]`` normalised log-probabilities of BR_β(π).
 
   References:
-    R. Munos et al., arXiv:2312.00886.
+    Munos et al., arXiv:2312.00886.
+
+  Examples:
+    Against the uniform policy the win rates are Pπ = (0.65, 0.35), so with β = 1 the best response
+    is softmax(0.65, 0.35) = (σ(0.3), 1 − σ(0.3)):
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
+    >>> br = games.best_response(game, jnp.log(jnp.array([0.5, 0.5])))
+    >>> print(np.round(np.exp(np.asarray(br)), 4))
+    [0.5744 0.4256]
   """
   return jax.nn.log_softmax(game.log_ref + win_rates(game, log_pi) / game.beta)
 
@@ -289,12 +381,28 @@ def kl_to(log_p: Array, log_q: Array) -> Array:
 
   A thin wrapper over :func:`divjax.divergences.kl_divergence` with ``logits=True``:
   :math:`\sum_i p_i(\operatorname{expm1}(-\delta_i) + \delta_i)`, :math:`\delta = \ell_p - \ell_q`.
+
+  Args:
+    log_p: ``[n]`` log-probabilities of p.
+    log_q: ``[n]`` log-probabilities of q.
+
+  Returns:
+    Scalar KL(p‖q) in nats.
+
+  Examples:
+    KL((½, ½)‖(0.9, 0.1)) = −½ log(0.9 · 0.1 · 4) = −½ log 0.36:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import games
+    >>> kl = games.kl_to(jnp.log(jnp.array([0.5, 0.5])), jnp.log(jnp.array([0.9, 0.1])))
+    >>> print(f"{float(kl):.4f}")
+    0.5108
   """
   return kl_divergence(log_p, log_q, logits=True)
 
 
 def exploitability(game: PreferenceGame, log_pi: Array) -> Array:
-  r"""Exploitability gap of π in the regularised game, as :math:`\beta\,\mathrm{KL}(\pi\|\mathrm{BR}_\beta(\pi))`.
+  r"""Exploitability gap of π in the regularised game, computed as β KL(π‖BR_β(π)).
 
   .. math::  \mathrm{Gap}(\pi) = \max_{\pi'} P_\beta(\pi' \succ \pi) - \tfrac12
              = \beta\log\sum_y \pi_{\mathrm{ref}}(y)e^{(P\pi)_y/\beta} + \beta\,\mathrm{KL}(\pi\|\pi_{\mathrm{ref}}) - \tfrac12
@@ -313,20 +421,54 @@ def exploitability(game: PreferenceGame, log_pi: Array) -> Array:
     Scalar Gap ≥ 0, zero exactly at the equilibrium.
 
   References:
-    D. Tiapkin et al., arXiv:2505.19731 (v1) (gap convergence); spec A.3 for the identity.
+    Tiapkin et al., arXiv:2505.19731 (v1), for the convergence of the gap; the identity and the
+    sandwich are derived on :doc:`/theory/nash_mp`.
+
+  Examples:
+    In this 2-action game (Pπ)_0 − (Pπ)_1 = 0.3 for every π, so the best response (σ(0.3/β),
+    1 − σ(0.3/β)) does not depend on π; it is the equilibrium, where the gap vanishes:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import games
+    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
+    >>> uniform = jnp.log(jnp.array([0.5, 0.5]))
+    >>> star = games.best_response(game, uniform)
+    >>> for pi in (uniform, star):
+    ...   print(f"{float(games.exploitability(game, pi)):.4f}")
+    0.0112
+    0.0000
   """
   return game.beta * kl_to(log_pi, best_response(game, log_pi))
 
 
 def exploitability_closed_form(game: PreferenceGame, log_pi: Array) -> Array:
-  r"""Exploitability from its definition: :math:`\beta\log\sum_y \pi_{\mathrm{ref}}e^{(P\pi)_y/\beta}
-  + \beta\,\mathrm{KL}(\pi\|\pi_{\mathrm{ref}}) - \pi^\top P\pi`.
+  r"""Exploitability from its definition, the reference for the identity behind exploitability.
+
+  .. math::  \mathrm{Gap}(\pi) = \beta\log\sum_y \pi_{\mathrm{ref}}(y)e^{(P\pi)_y/\beta}
+             + \beta\,\mathrm{KL}(\pi\|\pi_{\mathrm{ref}}) - \pi^\top P\pi.
 
   Equal to :func:`exploitability` (uses :math:`\pi^\top P\pi`, which is ½ for a valid game); it cancels
   catastrophically near the equilibrium and is kept to test the identity.
 
+  Args:
+    game: the game.
+    log_pi: ``[n]`` log-probabilities of π.
+
+  Returns:
+    Scalar Gap.
+
   References:
-    R. Munos et al., arXiv:2312.00886.
+    Munos et al., arXiv:2312.00886.
+
+  Examples:
+    Away from the equilibrium both forms agree:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import games
+    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
+    >>> uniform = jnp.log(jnp.array([0.5, 0.5]))
+    >>> print(f"{float(games.exploitability_closed_form(game, uniform)):.4f}")
+    0.0112
   """
   pi = jnp.exp(log_pi)
   w = game.preference @ pi
@@ -335,12 +477,29 @@ def exploitability_closed_form(game: PreferenceGame, log_pi: Array) -> Array:
 
 
 def span_seminorm(log_p: Array, log_q: Array) -> Array:
-  r"""Span semi-norm of a log-probability difference, :math:`\max_y(\ell_p-\ell_q) - \min_y(\ell_p-\ell_q)`.
+  r"""Span semi-norm of a log-probability difference, max_y(ℓ_p − ℓ_q) − min_y(ℓ_p − ℓ_q).
 
   Invariant to adding a constant to either argument (so to normalisation).
 
+  Args:
+    log_p: ``[..., n]`` log-probabilities (or logits) ℓ_p.
+    log_q: ``[..., n]`` log-probabilities (or logits) ℓ_q.
+
+  Returns:
+    The span over the last axis.
+
   References:
-    D. Tiapkin et al., arXiv:2505.19731 (v1).
+    Tiapkin et al., arXiv:2505.19731 (v1).
+
+  Examples:
+    The log-ratio of (½, ¼, ¼) to the uniform policy on 3 actions ranges over log(3/2) and
+    log(3/4), a span of log 2:
+
+    >>> import jax.numpy as jnp
+    >>> from divjax import games
+    >>> span = games.span_seminorm(jnp.log(jnp.array([0.5, 0.25, 0.25])), jnp.log(jnp.ones(3) / 3))
+    >>> print(f"{float(span):.4f}")
+    0.6931
   """
   d = log_p - log_q
   return jnp.max(d, axis=-1) - jnp.min(d, axis=-1)
