@@ -178,32 +178,6 @@ def _check_api_coverage(app, env):
                    type="divjax", subtype="api")
 
 
-#: The theory pages docs/theory/index.md will collect; links to one not written yet render as text.
-_PLANNED_THEORY_PAGES = frozenset({
-    "fdivergences", "kde_large_dim", "mle_info_projection", "nash_mp", "alignment",
-    "information_bottleneck", "layerwise_bounds", "sinkhorn_kd",
-})
-
-
-def _unwritten_theory_page(app, env, node, contnode):
-  """A ``:doc:`` link to a planned theory page that does not exist yet renders as plain text."""
-  if node.get("refdomain") != "std" or node.get("reftype") != "doc":
-    return None
-  head, _, page = node.get("reftarget", "").rstrip("/").rpartition("/")
-  if head.endswith("theory") and page in _PLANNED_THEORY_PAGES and f"theory/{page}" not in env.found_docs:
-    from docutils import nodes
-
-    return nodes.emphasis("", f"theory/{page} (not written yet)")
-  return None
-
-
-def _reread_when_theory_pages_appear(app, env, added, changed, removed):
-  """A new theory page turns the plain-text fallbacks elsewhere into links: re-read every page."""
-  if any(docname.startswith("theory/") for docname in added):
-    return sorted(env.all_docs)
-  return []
-
-
 def _copy_mathjax(app, exception):
   if exception is None and _MATHJAX_DIR is not None and app.builder.format == "html":
     shutil.copytree(_MATHJAX_DIR, pathlib.Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
@@ -212,7 +186,5 @@ def _copy_mathjax(app, exception):
 def setup(app):
   app.connect("autodoc-skip-member", _skip_namedtuple_fields)
   app.connect("env-check-consistency", _check_api_coverage)
-  app.connect("missing-reference", _unwritten_theory_page)
-  app.connect("env-get-outdated", _reread_when_theory_pages_appear)
   app.connect("build-finished", _copy_mathjax)
   return {"parallel_read_safe": True, "parallel_write_safe": True}

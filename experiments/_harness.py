@@ -386,6 +386,29 @@ def _clean_stale(out: pathlib.Path, name: str) -> None:
       shutil.rmtree(stale, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _run_lock(out: pathlib.Path, name: str) -> Iterator[None]:
+  """Serialises runs of one experiment into one ``out`` across processes (``fcntl.flock``).
+
+  A second run into the same folder waits for the first, then finds its result in the cache
+  instead of computing it again. The lock is released by the OS if its holder dies. Where
+  ``fcntl`` is unavailable (Windows) runs are not serialised; the atomic renames still keep every
+  result whole.
+  """
+  try:
+    import fcntl
+  except ImportError:  # pragma: no cover - Windows
+    yield
+    return
+  out.mkdir(parents=True, exist_ok=True)
+  with open(out / f".{name}.lock", "a+") as handle:
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def _write_figure(module, results: dict[str, Any], stem: pathlib.Path) -> None:
   from divjax.plotting import save_figure
   fig = module.plot(results)
@@ -430,70 +453,80 @@ def run_experiment(name: str,
     module = load(name)
     config = config if config is not None else config_for(module, scale)
     chash = config_hash(name, config, seed)
-    existing = final / "results.json"
-    if not force and existing.exists():
-      try:
-        stored = json.loads(existing.read_text())
-      except (OSError, json.JSONDecodeError):
-        stored = {}
-      meta = stored.get("metadata", {})
-      if meta.get("config_hash") == chash:
-        if figures is not None and (final / "figure.png").exists():
-          _copy_figure(final / "figure.png", pathlib.Path(figures), name)
-        # A cached failure is still a failure.
-        status = "cached" if meta.get("status") == "ok" else f"{meta.get('status')} (cached)"
-        return RunRecord(name, status, _format_gap(stored.get("gap")), time.perf_counter() - t0,
-                         str(final))
-    _clean_stale(out, name)
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    t_run = time.perf_counter()
-    results = module.run(config, seed=seed)
-    wall = time.perf_counter() - t_run
-    status = _status(results)
-    metadata = {
-        "experiment": name,
-        "description": getattr(module, "DESCRIPTION", ""),
-        "scale": scale_label,
-        "config": dataclasses.asdict(config),
-        "config_hash": chash,
-        "seed": seed,
-        "status": status,
-        "git": _git_sha(),
-        "versions": _versions(),
-        "device": _device_info(),
-        "timings": {**results.get("timings", {}), "wall_s": round(wall, 4)},
-        "started_utc": started,
-        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
-    }
-    document = {"metadata": metadata, **results}
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".{name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-      (tmp / "results.json").write_text(json.dumps(to_jsonable(document), indent=2) + "\n")
-      for table, rows in results.get("tables", {}).items():
-        _write_csv(tmp / f"{table}.csv", rows)
-      _write_figure(module, json.loads((tmp / "results.json").read_text()), tmp / "figure")
-      if final.exists():
-        old = out / f".{name}.tmp-{os.getpid()}-old"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-      else:
-        os.replace(tmp, final)
-    finally:
-      shutil.rmtree(tmp, ignore_errors=True)
-    if figures is not None:
-      _copy_figure(final / "figure.png", pathlib.Path(figures), name)
-    return RunRecord(name, status, _format_gap(results.get("gap")), time.perf_counter() - t0,
-                     str(final))
+    with _run_lock(out, name):
+      return _run_locked(module, name, config, chash, scale_label=scale_label, seed=seed, out=out,
+                         force=force, figures=figures, t0=t0)
   except Exception as err:  # one failing experiment must not stop the others
     tb = io.StringIO()
     traceback.print_exc(file=tb)
     sys.stderr.write(tb.getvalue())
     return RunRecord(name, "error", "-", time.perf_counter() - t0, str(final),
                      f"{type(err).__name__}: {err}")
+
+
+def _run_locked(module, name: str, config: Any, chash: str, *, scale_label: str, seed: int,
+                out: pathlib.Path, force: bool, figures: str | os.PathLike | None,
+                t0: float) -> RunRecord:
+  """The body of :func:`run_experiment`, under the experiment's lock; may raise."""
+  final = out / name
+  existing = final / "results.json"
+  if not force and existing.exists():
+    try:
+      stored = json.loads(existing.read_text())
+    except (OSError, json.JSONDecodeError):
+      stored = {}
+    meta = stored.get("metadata", {})
+    if meta.get("config_hash") == chash:
+      if figures is not None and (final / "figure.png").exists():
+        _copy_figure(final / "figure.png", pathlib.Path(figures), name)
+      # A cached failure is still a failure.
+      status = "cached" if meta.get("status") == "ok" else f"{meta.get('status')} (cached)"
+      return RunRecord(name, status, _format_gap(stored.get("gap")), time.perf_counter() - t0,
+                       str(final))
+  _clean_stale(out, name)
+  started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+  t_run = time.perf_counter()
+  results = module.run(config, seed=seed)
+  wall = time.perf_counter() - t_run
+  status = _status(results)
+  metadata = {
+      "experiment": name,
+      "description": getattr(module, "DESCRIPTION", ""),
+      "scale": scale_label,
+      "config": dataclasses.asdict(config),
+      "config_hash": chash,
+      "seed": seed,
+      "status": status,
+      "git": _git_sha(),
+      "versions": _versions(),
+      "device": _device_info(),
+      "timings": {**results.get("timings", {}), "wall_s": round(wall, 4)},
+      "started_utc": started,
+      "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+  }
+  document = {"metadata": metadata, **results}
+  out.mkdir(parents=True, exist_ok=True)
+  tmp = out / f".{name}.tmp-{os.getpid()}"
+  shutil.rmtree(tmp, ignore_errors=True)
+  tmp.mkdir()
+  try:
+    (tmp / "results.json").write_text(json.dumps(to_jsonable(document), indent=2) + "\n")
+    for table, rows in results.get("tables", {}).items():
+      _write_csv(tmp / f"{table}.csv", rows)
+    _write_figure(module, json.loads((tmp / "results.json").read_text()), tmp / "figure")
+    if final.exists():
+      old = out / f".{name}.tmp-{os.getpid()}-old"
+      os.replace(final, old)
+      os.replace(tmp, final)
+      shutil.rmtree(old, ignore_errors=True)
+    else:
+      os.replace(tmp, final)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+  if figures is not None:
+    _copy_figure(final / "figure.png", pathlib.Path(figures), name)
+  return RunRecord(name, status, _format_gap(results.get("gap")), time.perf_counter() - t0,
+                   str(final))
 
 
 def results_root(out: str | os.PathLike | None = None) -> pathlib.Path:
