@@ -9,6 +9,13 @@ normalised internally with a log-softmax. ``where`` is an optional boolean mask:
 categories are removed from *both* distributions before normalisation, so the result is the
 divergence between the two distributions conditioned on the kept categories.
 
+Under ``jax.jit`` (or any transformation) the values cannot be inspected, so an input that is not a
+distribution — negative, NaN, or a sum off by more than ``SIMPLEX_ATOL`` (probabilities); NaN or
+``+inf`` (logits) — gives ``NaN`` for that distribution instead of raising; it never gives a plausible
+number. ``axis`` and ``logits`` select the computation and must be Python values: tracing them raises
+a ``TypeError`` that says to mark them static (``jax.jit(f, static_argnames="logits")``). Every
+function runs as one compiled program (cached per shape), also when called eagerly.
+
 All computations run in log space on normalised log-probabilities :math:`\ell_p, \ell_q`, with
 :math:`\delta = \ell_p - \ell_q`, in forms free of cancellation when :math:`p \approx q` (each summand
 is non-negative), for example
@@ -39,10 +46,13 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from divjax import _validate
 from divjax.divergences import _numerics
@@ -78,6 +88,104 @@ _safe_log = _numerics.safe_log
 _safe_sqrt = _numerics.safe_sqrt
 
 
+def _check_log_probs(x: ArrayLike, *, axis: int, where: ArrayLike | None, logits: bool,
+                     name: str) -> None:
+  """The input checks of :func:`normalized_log_probs`; value checks only on concrete inputs."""
+  _validate.array(name, x)
+  if logits:
+    _validate.logits(name, x, axis=axis)
+  else:
+    _validate.probabilities(name, x, axis=axis)
+  if where is not None:
+    _validate.mask("where", where, np.shape(x), axis=axis)
+    if _validate.is_concrete((x, where)):
+      v = np.asarray(x)
+      positive = (v > -np.inf) if logits else (v > 0)
+      if not np.any(positive & np.asarray(where), axis=axis).all():
+        raise ValueError(f"{name} has no probability mass on the categories kept by where: the "
+                         "conditional distribution is undefined.")
+
+
+def _log_probs(x: ArrayLike, *, axis: int, where: ArrayLike | None, logits: bool) -> Array:
+  """The computation of :func:`normalized_log_probs`, without checks (traceable).
+
+  Inputs that are not distributions give NaN rows, so that invalid values reaching a compiled
+  program yield NaN rather than a plausible number: probabilities that are negative, NaN or whose
+  sum is off by more than :data:`divjax._validate.SIMPLEX_ATOL`; logits that are NaN or +inf.
+  """
+  x = jnp.asarray(x)
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    x = x.astype(jnp.result_type(float))
+  if logits:
+    invalid = jnp.any(jnp.isnan(x) | (x == jnp.inf), axis=axis, keepdims=True)
+    lx = x
+  else:
+    total = jnp.sum(x, axis=axis, keepdims=True)
+    invalid = (jnp.any(jnp.isnan(x) | (x < 0), axis=axis, keepdims=True)
+               | ~(jnp.abs(total - 1.0) <= _validate.SIMPLEX_ATOL))
+    lx = _safe_log(jnp.where(invalid, 1.0, x))
+  if where is not None:
+    lx = jnp.where(where, lx, -jnp.inf)
+  finite = jnp.isfinite(lx)
+  has_mass = jnp.any(finite, axis=axis, keepdims=True)
+  lse = jax.nn.logsumexp(jnp.where(finite, lx, -jnp.inf), axis=axis, keepdims=True)
+  out = jnp.where(finite, lx - jnp.where(has_mass, lse, 0.0), jnp.where(has_mass, -jnp.inf, jnp.nan))
+  return jnp.where(invalid, jnp.nan, out)
+
+
+_STATIC = ("axis", "logits", "name")
+
+
+def _static_flags(fn_name: str, arguments: dict[str, Any]) -> None:
+  """``axis``, ``logits`` (and ``name``) select the program: they must be Python values."""
+  for arg in _STATIC:
+    if arg not in arguments:
+      continue
+    value = arguments[arg]
+    if isinstance(value, jax.core.Tracer):
+      raise TypeError(
+          f"{fn_name}: {arg} is a static argument (it selects the computation) and cannot be a "
+          f"traced value. Pass it as a Python {'int' if arg == 'axis' else 'bool' if arg == 'logits' else 'str'}; "
+          f"under jax.jit mark it static, e.g. jax.jit(f, static_argnames=({arg!r},)).")
+  if "axis" in arguments and not isinstance(arguments["axis"], (int, np.integer)) or isinstance(
+      arguments.get("axis"), bool):
+    raise TypeError(f"{fn_name}: axis must be an int, got {type(arguments['axis']).__name__}.")
+  if "logits" in arguments and not isinstance(arguments["logits"], (bool, np.bool_)):
+    raise TypeError(f"{fn_name}: logits must be a bool, got {type(arguments['logits']).__name__}.")
+
+
+def _compiled(check: Callable[..., None]) -> Callable[[Callable[..., Array]], Callable[..., Array]]:
+  """Runs ``check`` on the inputs, then ``fn`` through ``jax.jit`` with ``axis``/``logits`` static.
+
+  ``check`` raises the named errors for concrete inputs (it inspects values only when it can).
+  The computation is then one cached XLA program per shape, also under ``grad`` and ``vmap``
+  (a nested ``jit`` inside a user's ``jit`` is inlined), instead of one dispatch (and, on first
+  use, one compilation) per primitive.
+  """
+
+  def decorate(fn: Callable[..., Array]) -> Callable[..., Array]:
+    signature = inspect.signature(fn)
+    static = tuple(a for a in _STATIC if a in signature.parameters)
+    jitted = jax.jit(fn, static_argnames=static)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Array:
+      bound = signature.bind(*args, **kwargs)
+      bound.apply_defaults()
+      arguments = bound.arguments
+      _static_flags(fn.__name__, arguments)
+      check(**arguments)
+      for key, value in arguments.items():
+        if isinstance(value, (list, tuple)):
+          arguments[key] = np.asarray(value)
+      return jitted(**arguments)
+
+    return wrapper
+
+  return decorate
+
+
+@_compiled(_check_log_probs)
 def normalized_log_probs(x: ArrayLike,
                          *,
                          axis: int = -1,
@@ -121,28 +229,7 @@ def normalized_log_probs(x: ArrayLike,
     >>> print(np.round(np.exp(np.asarray(lp)), 4))
     [0.2857 0.     0.7143]
   """
-  _validate.array(name, x)
-  x = jnp.asarray(x)
-  if not jnp.issubdtype(x.dtype, jnp.floating):
-    x = x.astype(jnp.result_type(float))
-  if logits:
-    _validate.logits(name, x, axis=axis)
-    lx = x
-  else:
-    _validate.probabilities(name, x, axis=axis)
-    lx = _safe_log(x)
-  if where is not None:
-    _validate.mask("where", where, jnp.shape(lx), axis=axis)
-    lx = jnp.where(where, lx, -jnp.inf)
-  finite = jnp.isfinite(lx)
-  has_mass = jnp.any(finite, axis=axis, keepdims=True)
-  if where is not None and _validate.is_concrete((x, where)) and not bool(jnp.all(has_mass)):
-    raise ValueError(f"{name} has no probability mass on the categories kept by where: the "
-                     "conditional distribution is undefined.")
-  # A logsumexp whose gradient ignores the -inf entries.
-  lse = jax.nn.logsumexp(jnp.where(finite, lx, -jnp.inf), axis=axis, keepdims=True)
-  # Under jit an empty distribution cannot raise: it becomes NaN rather than a silent number.
-  return jnp.where(finite, lx - jnp.where(has_mass, lse, 0.0), jnp.where(has_mass, -jnp.inf, jnp.nan))
+  return _log_probs(x, axis=axis, where=where, logits=logits)
 
 
 def _guard(value: Array, lp: Array, lq: Array, axis: int) -> Array:
@@ -151,11 +238,31 @@ def _guard(value: Array, lp: Array, lq: Array, axis: int) -> Array:
   return jnp.where(bad, jnp.nan, value)
 
 
+def _check_pair(p: ArrayLike, q: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None,
+                logits: bool = False, **params: Any) -> None:
+  """The input checks every divergence of this module shares (concrete values only)."""
+  _validate.broadcastable("p", p, "q", q)
+  _check_log_probs(p, axis=axis, where=where, logits=logits, name="p")
+  _check_log_probs(q, axis=axis, where=where, logits=logits, name="q")
+  if "alpha" in params:
+    _check_order("alpha", params["alpha"], positive=params.get("_positive_alpha", False))
+
+
+def _check_renyi(p: ArrayLike, q: ArrayLike, *, alpha: Any, **kwargs: Any) -> None:
+  _check_pair(p, q, alpha=alpha, _positive_alpha=True, **kwargs)
+
+
+def _check_f(generator: Any, p: ArrayLike, q: ArrayLike, **kwargs: Any) -> None:
+  if not isinstance(generator, FGenerator):
+    raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")
+  _check_pair(p, q, **kwargs)
+
+
 def _prepare(p: ArrayLike, q: ArrayLike, axis: int, where: ArrayLike | None,
              logits: bool) -> tuple[Array, Array]:
-  _validate.broadcastable("p", p, "q", q)
-  lp = normalized_log_probs(p, axis=axis, where=where, logits=logits, name="p")
-  lq = normalized_log_probs(q, axis=axis, where=where, logits=logits, name="q")
+  _check_pair(p, q, axis=axis, where=where, logits=logits)
+  lp = _log_probs(p, axis=axis, where=where, logits=logits)
+  lq = _log_probs(q, axis=axis, where=where, logits=logits)
   lp, lq = jnp.broadcast_arrays(lp, lq)
   return lp, lq
 
@@ -201,6 +308,7 @@ def _kl_from_log_probs(lp: Array, lq: Array, axis: int) -> Array:
 # KL family.
 
 
+@_compiled(_check_pair)
 def kl_divergence(p: ArrayLike,
                   q: ArrayLike,
                   *,
@@ -249,6 +357,7 @@ def kl_divergence(p: ArrayLike,
   return _guard(_kl_from_log_probs(lp, lq, axis), lp, lq, axis)
 
 
+@_compiled(_check_pair)
 def reverse_kl_divergence(p: ArrayLike,
                           q: ArrayLike,
                           *,
@@ -278,6 +387,7 @@ def reverse_kl_divergence(p: ArrayLike,
   return _guard(_kl_from_log_probs(lq, lp, axis), lp, lq, axis)
 
 
+@_compiled(_check_pair)
 def js_divergence(p: ArrayLike,
                   q: ArrayLike,
                   *,
@@ -317,6 +427,7 @@ def js_divergence(p: ArrayLike,
 # Metrics and χ².
 
 
+@_compiled(_check_pair)
 def total_variation(p: ArrayLike,
                     q: ArrayLike,
                     *,
@@ -347,6 +458,7 @@ def total_variation(p: ArrayLike,
   return _guard(0.5 * jnp.sum(terms, axis=axis), pair.lp, pair.lq, axis)
 
 
+@_compiled(_check_pair)
 def squared_hellinger_distance(p: ArrayLike,
                                q: ArrayLike,
                                *,
@@ -383,6 +495,7 @@ def squared_hellinger_distance(p: ArrayLike,
   return _guard(0.5 * jnp.sum(terms, axis=axis), pair.lp, pair.lq, axis)
 
 
+@_compiled(_check_pair)
 def hellinger_distance(p: ArrayLike,
                        q: ArrayLike,
                        *,
@@ -417,6 +530,7 @@ def hellinger_distance(p: ArrayLike,
   return _safe_sqrt(squared_hellinger_distance(p, q, axis=axis, where=where, logits=logits))
 
 
+@_compiled(_check_pair)
 def chi2_divergence(p: ArrayLike,
                     q: ArrayLike,
                     *,
@@ -508,6 +622,7 @@ def _check_order(name: str, alpha: ArrayLike, *, positive: bool) -> Array:
   return jnp.asarray(alpha, dtype=jnp.result_type(float))
 
 
+@_compiled(_check_renyi)
 def renyi_divergence(p: ArrayLike,
                      q: ArrayLike,
                      *,
@@ -566,6 +681,7 @@ def renyi_divergence(p: ArrayLike,
   return _guard(jnp.where(use_T, via_T, via_lse), pair.lp, pair.lq, axis)
 
 
+@_compiled(_check_pair)
 def alpha_divergence(p: ArrayLike,
                      q: ArrayLike,
                      *,
@@ -629,6 +745,7 @@ def alpha_divergence(p: ArrayLike,
 # Cauchy–Schwarz.
 
 
+@_compiled(_check_pair)
 def cauchy_schwarz_divergence(p: ArrayLike,
                               q: ArrayLike,
                               *,
@@ -690,6 +807,7 @@ def _lse_finite(x: Array, axis: int) -> Array:
 # Generic f-divergence.
 
 
+@_compiled(_check_f)
 def f_divergence(generator: FGenerator,
                  p: ArrayLike,
                  q: ArrayLike,

@@ -452,10 +452,35 @@ def test_f_divergence_rejects_non_generators():
     dv.f_divergence(lambda u: u, jnp.array([0.5, 0.5]), jnp.array([0.5, 0.5]))
 
 
-def test_checks_are_skipped_under_jit():
-  # Under jit the values are not inspected: an unnormalised input is renormalised, not rejected.
-  got = jax.jit(dv.kl_divergence)(jnp.array([1.0, 1.0]), jnp.array([0.5, 0.5]))
-  np.testing.assert_allclose(got, 0.0, atol=1e-7)
+@pytest.mark.parametrize("p, logits", [
+    ([1.0, 1.0], False),      # unnormalised
+    ([-0.2, 1.2], False),     # negative
+    ([np.nan, 1.0], False),   # NaN
+    ([0.0, np.inf], True),    # +inf logit
+    ([np.nan, 0.0], True),    # NaN logit
+])
+def test_invalid_inputs_under_jit_give_nan_not_a_plausible_number(p, logits):
+  # Under jit the values cannot raise; an input that is not a distribution gives NaN (eagerly the
+  # same input raises ValueError). Every divergence of the module follows the same rule.
+  q = jnp.array([0.0, 0.0]) if logits else jnp.array([0.5, 0.5])
+  for name, fn in ALL.items():
+    got = jax.jit(lambda a, b: fn(a, b, logits=logits))(jnp.array(p), q)
+    assert np.isnan(got), (name, got)
+    with pytest.raises(ValueError):
+      fn(jnp.array(p), q, logits=logits)
+  # A valid input in the same program gives its value.
+  valid = jnp.array([0.0, 0.0]) if logits else jnp.array([0.5, 0.5])
+  assert float(jax.jit(lambda a, b: dv.kl_divergence(a, b, logits=logits))(valid, q)) == 0.0
+
+
+def test_traced_static_flag_raises_a_type_error_naming_it():
+  p = jnp.array([0.5, 0.5])
+  with pytest.raises(TypeError, match=r"logits is a static argument.*static_argnames"):
+    jax.jit(dv.kl_divergence)(p, p, logits=True)
+  with pytest.raises(TypeError, match=r"axis is a static argument"):
+    jax.jit(lambda a, ax: dv.js_divergence(a, a, axis=ax))(p, 0)
+  got = jax.jit(dv.kl_divergence, static_argnames="logits")(p, p, logits=True)
+  assert float(got) == 0.0
 
 
 # ---------------------------------------------------------------------------------------------------
