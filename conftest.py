@@ -23,10 +23,27 @@ import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
 
-if not os.environ.get("DIVJAX_RESULTS"):
+# xdist workers take the controller's folder (pytest_configure below), not one of their own.
+if not os.environ.get("DIVJAX_RESULTS") and not os.environ.get("PYTEST_XDIST_WORKER"):
   _session_results = tempfile.mkdtemp(prefix="divjax-test-results-")
   os.environ["DIVJAX_RESULTS"] = _session_results
   atexit.register(shutil.rmtree, _session_results, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+  """xdist controller: every worker gets the session's results folder."""
+  node.workerinput["divjax_results"] = os.environ.get("DIVJAX_RESULTS", "")
+
+
+def pytest_configure(config):
+  shared = getattr(config, "workerinput", {}).get("divjax_results")
+  if shared:
+    os.environ["DIVJAX_RESULTS"] = shared
+  elif not os.environ.get("DIVJAX_RESULTS"):  # a worker started without it: a folder of its own
+    folder = tempfile.mkdtemp(prefix="divjax-test-results-")
+    os.environ["DIVJAX_RESULTS"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -207,6 +207,56 @@ _COMPILED: "collections.OrderedDict[Any, Any]" = collections.OrderedDict()
 _COMPILED_MAX = 64
 
 
+#: Exit status of a process stopped by the sweep watchdog.
+WATCHDOG_EXIT_CODE = 70
+
+
+def _sweep_timeout() -> float:
+  """Seconds a sweep may run before the watchdog stops the process: ``$DIVJAX_SWEEP_TIMEOUT``
+  (default 1800; ``0`` turns the watchdog off)."""
+  raw = os.environ.get("DIVJAX_SWEEP_TIMEOUT", "1800")
+  try:
+    value = float(raw)
+  except ValueError as err:
+    raise ValueError(f"DIVJAX_SWEEP_TIMEOUT must be a number of seconds, got {raw!r}.") from err
+  if not value >= 0:
+    raise ValueError(f"DIVJAX_SWEEP_TIMEOUT must be >= 0 seconds, got {raw!r}.")
+  return value
+
+
+@contextlib.contextmanager
+def _watchdog(seconds: float, what: str) -> Iterator[None]:
+  """Stops the process with a clear error if the block does not finish within ``seconds``.
+
+  A compiled XLA program that hangs (for example a runtime deadlock) cannot be interrupted from
+  Python, so after printing what hung, for how long, and every thread's stack, the watchdog ends
+  the process with exit status :data:`WATCHDOG_EXIT_CODE`. Nothing half-written is left: results
+  are only ever moved into place whole. ``seconds <= 0`` disables it.
+  """
+  if not seconds or seconds <= 0:
+    yield
+    return
+  import faulthandler
+  import threading
+
+  def fire() -> None:
+    sys.stderr.write(
+        f"\ndivjax watchdog: {what} did not finish within {seconds:g} s "
+        "(DIVJAX_SWEEP_TIMEOUT); the process is stopped instead of hanging. Stacks:\n")
+    sys.stderr.flush()
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    sys.stderr.flush()
+    os._exit(WATCHDOG_EXIT_CODE)
+
+  timer = threading.Timer(seconds, fire)
+  timer.daemon = True
+  timer.start()
+  try:
+    yield
+  finally:
+    timer.cancel()
+
+
 def sweep(fn: Callable[..., Any], *args: Any, shared: tuple[Any, ...] = (),
           timer: Timer | None = None) -> Any:
   """Evaluates ``vmap(fn)`` over the leading axis of ``args``, sharded over every device.
@@ -226,6 +276,10 @@ def sweep(fn: Callable[..., Any], *args: Any, shared: tuple[Any, ...] = (),
 
   Returns:
     ``fn``'s outputs stacked along the sweep axis (padding removed).
+
+  A watchdog stops the process with a clear error (exit status :data:`WATCHDOG_EXIT_CODE`, every
+  thread's stack on stderr) if the compiled sweep runs longer than ``$DIVJAX_SWEEP_TIMEOUT``
+  seconds (default 1800, ``0`` = off): a hung run fails instead of blocking forever.
   """
   import jax
   timer = timer or Timer()
@@ -239,7 +293,7 @@ def sweep(fn: Callable[..., Any], *args: Any, shared: tuple[Any, ...] = (),
     _COMPILED[key] = compiled
     while len(_COMPILED) > _COMPILED_MAX:
       _COMPILED.popitem(last=False)
-  with timer.running():
+  with timer.running(), _watchdog(_sweep_timeout(), f"sweep of {getattr(fn, '__name__', fn)!s}"):
     out = jax.block_until_ready(compiled(shared, sharded))
   if jax.process_count() > 1:  # bring every host's shard to every host
     from jax.experimental import multihost_utils

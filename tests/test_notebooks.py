@@ -20,9 +20,7 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.slow
-# Each notebook shares an xdist worker with its experiment's end-to-end tests (the same quick run).
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xdist_group(p.stem))
-                                  for p in NOTEBOOKS], ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path, tmp_path, monkeypatch):
   monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
   nb = nbformat.read(path, as_version=4)

@@ -16,9 +16,6 @@ from scipy import optimize, special, stats
 from experiments import alignment_asymptotics as aa
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the alignment_asymptotics notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("alignment_asymptotics")
-
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):

@@ -10,9 +10,6 @@ import pytest
 from experiments import cs_ib_regression as exp
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the cs_ib_regression notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("cs_ib_regression")
-
 
 def test_bayes_rmse_matches_monte_carlo():
   # 10⁶ draws of s(x)²: SE of the mean ≈ 2e-4 (relative); tolerance 5 SE.

@@ -10,9 +10,6 @@ from scipy import integrate, stats
 from experiments import fdiv_modes
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the fdiv_modes notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("fdiv_modes")
-
 
 def scipy_log_target(x, a):
   return np.logaddexp(stats.norm.logpdf(x, -a, 1), stats.norm.logpdf(x, a, 1)) - np.log(2)

@@ -12,9 +12,6 @@ from divjax import ib
 from experiments import gaussian_ib
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the gaussian_ib notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("gaussian_ib")
-
 
 def test_vib_population_optimum_of_a_scalar_problem_matches_a_root_find():
   # n_x = n_y = 1, correlation ρ: minimise −I_Y(a) + a²/(2β), I_Y = ½log(1+u) − ½log(1+u(1−ρ²)), u = a².

@@ -118,6 +118,43 @@ def test_matching_config_hash_is_skipped_unless_forced(toy, tmp_path):
   assert module.calls == 3
 
 
+def test_concurrent_runs_into_one_out_compute_once_and_share_the_result(toy, tmp_path):
+  # Two runs of one experiment into one folder at the same time (two processes, or two xdist
+  # workers): the run lock makes the second wait for the first and then read its cached result.
+  import threading
+  import time
+
+  module = toy("toy")
+  inner = module.run
+  entered = threading.Event()
+
+  def slow_run(config, *, seed=0):
+    entered.set()
+    time.sleep(0.5)  # hold the lock long enough for the second run to arrive
+    return inner(config, seed=seed)
+
+  module.run = slow_run
+  records = []
+  first = threading.Thread(target=lambda: records.append(_harness.run_experiment("toy", out=tmp_path)))
+  first.start()
+  assert entered.wait(30)
+  records.append(_harness.run_experiment("toy", out=tmp_path))  # arrives while the first computes
+  first.join(60)
+  assert sorted(r.status for r in records) == ["cached", "ok"], records
+  assert module.calls == 1
+  json.loads((tmp_path / "toy" / "results.json").read_text())  # whole, parseable
+
+
+def test_truncated_cached_result_is_recomputed_not_trusted(toy, tmp_path):
+  module = toy("toy")
+  assert _harness.run_experiment("toy", out=tmp_path).status == "ok"
+  path = tmp_path / "toy" / "results.json"
+  path.write_text(path.read_text()[:100])  # e.g. a disk that filled up mid-write elsewhere
+  assert _harness.run_experiment("toy", out=tmp_path).status == "ok"
+  assert module.calls == 2
+  assert json.loads(path.read_text())["metadata"]["status"] == "ok"
+
+
 def test_config_hash_depends_on_config_and_seed():
   a = _harness.config_hash("toy", ToyConfig(), 0)
   assert a == _harness.config_hash("toy", ToyConfig(), 0)
@@ -282,3 +319,29 @@ def test_results_root_prefers_argument_then_environment(monkeypatch, tmp_path):
 def test_load_results_raises_when_the_run_fails(tmp_path):
   with pytest.raises(RuntimeError, match="no_such_experiment.*error"):
     _harness.load_results("no_such_experiment", out=tmp_path)
+
+
+def test_watchdog_stops_a_hung_block_with_a_clear_error(tmp_path):
+  # A hung compiled program cannot be interrupted from Python; the watchdog ends the process with
+  # a message naming what hung and the timeout, and every thread's stack.
+  import subprocess
+  code = ("import time\n"
+          "from experiments import _harness\n"
+          "with _harness._watchdog(0.5, 'sweep of toy'):\n"
+          "  time.sleep(60)\n")
+  root = pathlib.Path(__file__).resolve().parents[2]
+  proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                        timeout=120)
+  assert proc.returncode == _harness.WATCHDOG_EXIT_CODE, proc.stderr
+  assert "sweep of toy did not finish within 0.5 s (DIVJAX_SWEEP_TIMEOUT)" in proc.stderr
+  assert 'File "<string>", line 4' in proc.stderr  # the main thread's stack, at the sleep
+
+
+def test_watchdog_is_silent_when_the_block_finishes_and_the_timeout_is_validated(monkeypatch):
+  with _harness._watchdog(30, "quick"):
+    pass
+  monkeypatch.setenv("DIVJAX_SWEEP_TIMEOUT", "soon")
+  with pytest.raises(ValueError, match="DIVJAX_SWEEP_TIMEOUT must be a number"):
+    _harness._sweep_timeout()
+  monkeypatch.setenv("DIVJAX_SWEEP_TIMEOUT", "0")
+  assert _harness._sweep_timeout() == 0.0

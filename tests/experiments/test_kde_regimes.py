@@ -14,9 +14,6 @@ from scipy import optimize
 from experiments import kde_regimes
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the kde_regimes notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("kde_regimes")
-
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):

@@ -14,9 +14,6 @@ from scipy import stats
 from experiments import layerwise_bounds as lb
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the layerwise_bounds notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("layerwise_bounds")
-
 
 def test_enumerated_dropout_channel_is_stochastic_with_the_spec_coefficient():
   k = lb.dropout_channel(2, 0.5)

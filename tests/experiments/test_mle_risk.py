@@ -20,9 +20,6 @@ from divjax import expfam as ef
 from experiments import mle_risk
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the mle_risk notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("mle_risk")
-
 # ---------------------------------------------------------------------------------------------------
 # Helpers (fast).
 

@@ -12,9 +12,6 @@ from divjax import games
 from experiments import nash_mp
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the nash_mp notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("nash_mp")
-
 
 def test_query_budget_follows_the_spec():
   assert nash_mp.query_budget(0.01) == math.ceil(150 / math.log(1.02))

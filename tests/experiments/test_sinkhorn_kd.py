@@ -9,9 +9,6 @@ from scipy.special import softmax
 from experiments import sinkhorn_kd
 from tests.experiments._quick import run_quick
 
-# One xdist worker runs this module and the sinkhorn_kd notebook: they share one quick run.
-pytestmark = pytest.mark.xdist_group("sinkhorn_kd")
-
 
 def numpy_ece(logits, labels, n_bins):
   p = softmax(logits, axis=-1)
