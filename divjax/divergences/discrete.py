@@ -133,25 +133,26 @@ def _log_probs(x: ArrayLike, *, axis: int, where: ArrayLike | None, logits: bool
   return jnp.where(invalid, jnp.nan, out)
 
 
-_STATIC = ("axis", "logits", "name")
+
+
+#: The static arguments and the Python types they must have.
+_STATIC_TYPES = {"axis": ((int, np.integer), "an int"), "logits": ((bool, np.bool_), "a bool"),
+                 "name": ((str,), "a str")}
 
 
 def _static_flags(fn_name: str, arguments: dict[str, Any]) -> None:
   """``axis``, ``logits`` (and ``name``) select the program: they must be Python values."""
-  for arg in _STATIC:
+  for arg, (types, what) in _STATIC_TYPES.items():
     if arg not in arguments:
       continue
     value = arguments[arg]
     if isinstance(value, jax.core.Tracer):
       raise TypeError(
           f"{fn_name}: {arg} is a static argument (it selects the computation) and cannot be a "
-          f"traced value. Pass it as a Python {'int' if arg == 'axis' else 'bool' if arg == 'logits' else 'str'}; "
-          f"under jax.jit mark it static, e.g. jax.jit(f, static_argnames=({arg!r},)).")
-  if "axis" in arguments and not isinstance(arguments["axis"], (int, np.integer)) or isinstance(
-      arguments.get("axis"), bool):
-    raise TypeError(f"{fn_name}: axis must be an int, got {type(arguments['axis']).__name__}.")
-  if "logits" in arguments and not isinstance(arguments["logits"], (bool, np.bool_)):
-    raise TypeError(f"{fn_name}: logits must be a bool, got {type(arguments['logits']).__name__}.")
+          f"traced value. Pass it as {what}; under jax.jit mark it static, e.g. "
+          f"jax.jit(f, static_argnames=({arg!r},)).")
+    if not isinstance(value, types) or (arg == "axis" and isinstance(value, bool)):
+      raise TypeError(f"{fn_name}: {arg} must be {what}, got {type(value).__name__}.")
 
 
 def _compiled(check: Callable[..., None]) -> Callable[[Callable[..., Array]], Callable[..., Array]]:
@@ -165,7 +166,7 @@ def _compiled(check: Callable[..., None]) -> Callable[[Callable[..., Array]], Ca
 
   def decorate(fn: Callable[..., Array]) -> Callable[..., Array]:
     signature = inspect.signature(fn)
-    static = tuple(a for a in _STATIC if a in signature.parameters)
+    static = tuple(a for a in _STATIC_TYPES if a in signature.parameters)
     jitted = jax.jit(fn, static_argnames=static)
 
     @functools.wraps(fn)
@@ -239,17 +240,18 @@ def _guard(value: Array, lp: Array, lq: Array, axis: int) -> Array:
 
 
 def _check_pair(p: ArrayLike, q: ArrayLike, *, axis: int = -1, where: ArrayLike | None = None,
-                logits: bool = False, **params: Any) -> None:
-  """The input checks every divergence of this module shares (concrete values only)."""
+                logits: bool = False, alpha: ArrayLike | None = None,
+                positive_alpha: bool = False) -> None:
+  """The input checks every divergence of this module shares (values only when concrete)."""
   _validate.broadcastable("p", p, "q", q)
   _check_log_probs(p, axis=axis, where=where, logits=logits, name="p")
   _check_log_probs(q, axis=axis, where=where, logits=logits, name="q")
-  if "alpha" in params:
-    _check_order("alpha", params["alpha"], positive=params.get("_positive_alpha", False))
+  if alpha is not None:
+    _check_order("alpha", alpha, positive=positive_alpha)
 
 
-def _check_renyi(p: ArrayLike, q: ArrayLike, *, alpha: Any, **kwargs: Any) -> None:
-  _check_pair(p, q, alpha=alpha, _positive_alpha=True, **kwargs)
+def _check_renyi(p: ArrayLike, q: ArrayLike, *, alpha: ArrayLike, **kwargs: Any) -> None:
+  _check_pair(p, q, alpha=alpha, positive_alpha=True, **kwargs)
 
 
 def _check_f(generator: Any, p: ArrayLike, q: ArrayLike, **kwargs: Any) -> None:
