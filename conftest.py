@@ -3,6 +3,16 @@
 Set before JAX is imported anywhere:
 
 * four fake CPU devices, so sharded sweeps are exercised everywhere;
+* in the test processes only, XLA's CPU compiler at its cheapest settings
+  (``--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false``): the unit tests
+  compile thousands of small programs and run each once or twice, so compile time is most of their
+  time, and these settings compile a small ``grad`` program about 4x faster (the same IEEE
+  semantics: XLA CPU uses no fast-math either way; the last bits can differ where fusion changes a
+  reduction's order, which no test's tolerance is near). The quick runs and the notebooks run in
+  subprocesses with the default compiler (``DIVJAX_SUBPROCESS_XLA_FLAGS``), exactly as README
+  command 1 runs them: they execute long sweeps, which these settings would slow down.
+  ``DIVJAX_TEST_FULL_XLA_OPT=1`` runs the tests with the default compiler too; a caller's own
+  ``XLA_FLAGS`` are used as given everywhere;
 * the Agg matplotlib backend;
 * one results root for the whole session (``DIVJAX_RESULTS``, unless the caller set it): the
   end-to-end tests and the notebooks then compute each quick run once and reuse it (the config hash
@@ -14,7 +24,12 @@ their namespace and always run in float32 (JAX's default), whatever a previous t
 
 import os
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+_DEVICES = "--xla_force_host_platform_device_count=4"
+_CHEAP_COMPILE = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+if "XLA_FLAGS" not in os.environ:
+  os.environ["DIVJAX_SUBPROCESS_XLA_FLAGS"] = _DEVICES
+  cheap = os.environ.get("DIVJAX_TEST_FULL_XLA_OPT", "") in ("", "0")
+  os.environ["XLA_FLAGS"] = f"{_DEVICES} {_CHEAP_COMPILE}" if cheap else _DEVICES
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import atexit  # noqa: E402

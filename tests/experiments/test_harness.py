@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import json
+import os
 import pathlib
 import sys
 import types
@@ -227,8 +228,18 @@ def test_to_jsonable_writes_strict_json():
 
 
 def test_suite_runs_with_four_fake_devices():
-  # tests/conftest.py sets XLA_FLAGS=--xla_force_host_platform_device_count=4 before JAX starts.
+  # The root conftest.py sets XLA_FLAGS=--xla_force_host_platform_device_count=4 before JAX starts.
   assert jax.device_count() == 4
+
+
+def test_quick_runs_compile_with_default_settings_while_tests_compile_cheaply():
+  from tests.experiments._quick import subprocess_env
+  if "DIVJAX_SUBPROCESS_XLA_FLAGS" not in os.environ:
+    pytest.skip("the caller set XLA_FLAGS; they are used as given everywhere")
+  sub = subprocess_env()["XLA_FLAGS"].split()
+  assert sub == ["--xla_force_host_platform_device_count=4"]
+  if os.environ.get("DIVJAX_TEST_FULL_XLA_OPT", "") in ("", "0"):
+    assert "--xla_backend_optimization_level=0" in os.environ["XLA_FLAGS"].split()
 
 
 @pytest.mark.parametrize("n", [1, 7, 8, 13])
