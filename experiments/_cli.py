@@ -59,6 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
   names = _selected(args, parser)
+  if args.command == "run":
+    try:
+      _harness.writable_folder(args.out, what="--out")
+    except ValueError as err:
+      parser.error(str(err))
   from tqdm.auto import tqdm
   records = []
   progress = tqdm(names, desc=args.command, unit="exp", disable=len(names) < 2, file=sys.stderr)

@@ -440,6 +440,30 @@ def _clean_stale(out: pathlib.Path, name: str) -> None:
       shutil.rmtree(stale, ignore_errors=True)
 
 
+def writable_folder(out: str | os.PathLike, *, what: str = "out") -> pathlib.Path:
+  """``out`` as a folder this process can write to (created if missing), or a clear ``ValueError``.
+
+  Checked before any experiment runs, so an unusable results root costs no compute and names the
+  path and the reason (a file in the way, no permission, a read-only file system).
+  """
+  path = pathlib.Path(out)
+  if path.exists() and not path.is_dir():
+    raise ValueError(f"{what} must be a writable folder; {str(path)!r} is a file.")
+  try:
+    path.mkdir(parents=True, exist_ok=True)
+  except OSError as err:
+    raise ValueError(f"{what} must be a writable folder; cannot create {str(path)!r}: "
+                     f"{err.strerror or err}.") from err
+  probe = path / f".write-probe-{os.getpid()}"
+  try:
+    probe.write_text("")
+    probe.unlink()
+  except OSError as err:
+    raise ValueError(f"{what} must be a writable folder; cannot write in {str(path)!r}: "
+                     f"{err.strerror or err}.") from err
+  return path
+
+
 @contextlib.contextmanager
 def _run_lock(out: pathlib.Path, name: str) -> Iterator[None]:
   """Serialises runs of one experiment into one ``out`` across processes (``fcntl.flock``).
@@ -507,6 +531,7 @@ def run_experiment(name: str,
     module = load(name)
     config = config if config is not None else config_for(module, scale)
     chash = config_hash(name, config, seed)
+    writable_folder(out)
     with _run_lock(out, name):
       return _run_locked(module, name, config, chash, scale_label=scale_label, seed=seed, out=out,
                          force=force, figures=figures, t0=t0)

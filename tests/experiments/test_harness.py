@@ -356,3 +356,76 @@ def test_watchdog_is_silent_when_the_block_finishes_and_the_timeout_is_validated
     _harness._sweep_timeout()
   monkeypatch.setenv("DIVJAX_SWEEP_TIMEOUT", "0")
   assert _harness._sweep_timeout() == 0.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# An unwritable --out, and runs stopped by SIGINT or SIGKILL.
+
+
+def test_unwritable_out_is_a_clear_error_before_anything_runs(toy, tmp_path, capsys):
+  module = toy("toy")
+  blocker = tmp_path / "a_file"
+  blocker.write_text("")
+  with pytest.raises(SystemExit) as exit_info:
+    _cli.main(["run", "toy", "--out", str(blocker / "results")])
+  assert exit_info.value.code == 2
+  assert "--out must be a writable folder; cannot create" in capsys.readouterr().err
+  record = _harness.run_experiment("toy", out=blocker)
+  assert record.status == "error" and "is a file" in record.message
+  assert module.calls == 0  # nothing computed
+
+
+def test_a_folder_without_write_permission_is_named(monkeypatch, tmp_path):
+  # As root every folder is writable, so the refused write is simulated.
+  def refuse(self, *args, **kwargs):
+    raise PermissionError(13, "Permission denied")
+
+  monkeypatch.setattr(pathlib.Path, "write_text", refuse)
+  with pytest.raises(ValueError, match=r"cannot write in .*: Permission denied"):
+    _harness.writable_folder(tmp_path)
+
+
+_STOPPED_RUN = """
+import pathlib, sys, time
+from experiments import _harness
+from tests.experiments.test_harness import _toy_module
+module = _toy_module("toy")
+plot = module.plot
+def slow_plot(results):  # called while the results are half written, in the run's temp folder
+  pathlib.Path(sys.argv[2]).write_text("writing")
+  time.sleep(120)
+  return plot(results)
+module.plot = slow_plot
+sys.modules["experiments.toy"] = module
+_harness.EXPERIMENTS = ("toy",)
+_harness.run_experiment("toy", out=sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGKILL"])
+def test_a_run_stopped_mid_write_leaves_no_result_and_the_next_run_recovers(toy, tmp_path, signum):
+  import signal
+  import subprocess
+  import time
+  out, marker = tmp_path / "out", tmp_path / "marker"
+  root = pathlib.Path(__file__).resolve().parents[2]
+  proc = subprocess.Popen([sys.executable, "-c", _STOPPED_RUN, str(out), str(marker)], cwd=root,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+      time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    assert list(out.glob(".toy.tmp-*/results.json"))  # stopped with a half-written result
+    proc.send_signal(getattr(signal, signum))
+    proc.communicate(timeout=60)
+  finally:
+    proc.kill()
+  assert not (out / "toy").exists()  # no result, whole or partial, under its final name
+  if signum == "SIGINT":  # Python unwinds: the temp folder is removed on the way out
+    assert not list(out.glob(".toy.tmp-*"))
+  toy("toy")
+  record = _harness.run_experiment("toy", out=out)
+  assert record.status == "ok", record
+  assert json.loads((out / "toy" / "results.json").read_text())["checks"] == {"linear": True}
+  assert not list(out.glob(".toy.tmp-*"))  # a dead run's temp folder is cleaned up
