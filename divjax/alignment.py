@@ -155,7 +155,9 @@ def _support_min(lp: Array, r: Array) -> Array:
 def _mean_var(log_probs: Array, r: Array) -> tuple[Array, Array]:
   w = jnp.exp(log_probs)
   mean = jnp.sum(w * r)
-  return mean, jnp.sum(w * (r - mean)**2)
+  # Categories of zero weight contribute exactly 0, even where (r − mean)² overflows (no 0·inf).
+  d = jnp.where(w > 0, r - mean, 0.0)
+  return mean, jnp.sum(w * d**2)
 
 
 # ---------------------------------------------------------------------------------------------------

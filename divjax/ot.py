@@ -193,10 +193,27 @@ def _points(name: str, x: ArrayLike) -> Array:
   _validate.array(name, x)
   _validate.ndim(name, x, 2)
   _validate.finite(name, x)
+  if np.shape(x)[0] == 0:
+    raise ValueError(f"{name} must hold at least one point (shape [n >= 1, d]), got {np.shape(x)}.")
   x = jnp.asarray(x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
     x = x.astype(jnp.result_type(float))
   return x
+
+
+def _check_scale(x: Array, y: Array) -> None:
+  """Concrete values only: squared distances between x and y must not overflow their dtype."""
+  if not _validate.is_concrete((x, y)) or not x.size or not y.size:
+    return
+  top = float(jnp.max(jnp.abs(x))) + float(jnp.max(jnp.abs(y)))
+  dtype = jnp.result_type(x.dtype, y.dtype)
+  with np.errstate(over="ignore"):
+    overflows = not np.isfinite(np.asarray(top, dtype) ** 2 * x.shape[1])
+  if overflows:
+    raise ValueError(
+        f"x and y are too large for {dtype}: coordinates up to {top:.3g} give squared distances "
+        "that overflow (the cost would be inf and the transport NaN). Rescale the points or enable "
+        "float64 (jax_enable_x64).")
 
 
 def _point_cost(cost: str | ott_costs.CostFn) -> ott_costs.CostFn:
@@ -316,6 +333,7 @@ def sinkhorn_cost(x: ArrayLike,
   x, y = _points("x", x), _points("y", y)
   if x.shape[1] != y.shape[1]:
     raise ValueError(f"x and y must have the same dimension d, got shapes {x.shape} and {y.shape}.")
+  _check_scale(x, y)
   _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
   _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
@@ -469,6 +487,7 @@ def sinkhorn_divergence(x: ArrayLike,
   x, y = _points("x", x), _points("y", y)
   if x.shape[1] != y.shape[1]:
     raise ValueError(f"x and y must have the same dimension d, got shapes {x.shape} and {y.shape}.")
+  _check_scale(x, y)
   _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
   _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)

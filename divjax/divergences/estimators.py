@@ -134,6 +134,8 @@ def knn_kl_divergence(x: Array, y: Array, *, k: int = 1, chunk_size: int = 256) 
     >>> print(f"{float(dv.knn_kl_divergence(np.round(x, 1), np.round(y, 1), k=3)):.2f}")
     0.48
   """
+  x = jnp.asarray(_validate.array("x", x)) if isinstance(x, (list, tuple)) else x
+  y = jnp.asarray(_validate.array("y", y)) if isinstance(y, (list, tuple)) else y
   _validate.ndim("x", x, 2)
   _validate.ndim("y", y, 2)
   n, d = np.shape(x)

@@ -321,6 +321,18 @@ def cyclic(key: Array, n: int, *, beta: ArrayLike, reference: str = "dirichlet")
 # Best response, exploitability and distances.
 
 
+def _log_policy(game: PreferenceGame, log_pi: Any) -> Array:
+  """``log_pi`` must be ``[n]`` log-probabilities of a policy of ``game`` (checks concrete values)."""
+  _validate.array("log_pi", log_pi)
+  log_pi = jnp.asarray(log_pi)
+  n = np.shape(game.preference)[-1]
+  if log_pi.ndim < 1 or log_pi.shape[-1] != n:
+    raise ValueError(f"log_pi must have shape [n] = [{n}] (one log-probability per response of the "
+                     f"game), got {log_pi.shape}.")
+  _validate.logits("log_pi", log_pi)
+  return log_pi
+
+
 def win_rates(game: PreferenceGame, log_pi: Array) -> Array:
   r"""The win-rate vector (Pπ)_y = P(y ≻ π): one preference query.
 
@@ -342,6 +354,7 @@ def win_rates(game: PreferenceGame, log_pi: Array) -> Array:
     >>> print(np.round(np.asarray(games.win_rates(game, jnp.log(jnp.ones(3) / 3))), 4))
     [0.5 0.5 0.5]
   """
+  log_pi = _log_policy(game, log_pi)
   return game.preference @ jnp.exp(log_pi)
 
 
@@ -373,6 +386,7 @@ def best_response(game: PreferenceGame, log_pi: Array) -> Array:
     >>> print(np.round(np.exp(np.asarray(br)), 4))
     [0.5744 0.4256]
   """
+  log_pi = _log_policy(game, log_pi)
   return jax.nn.log_softmax(game.log_ref + win_rates(game, log_pi) / game.beta)
 
 
@@ -438,6 +452,7 @@ def exploitability(game: PreferenceGame, log_pi: Array) -> Array:
     0.0112
     0.0000
   """
+  log_pi = _log_policy(game, log_pi)
   return game.beta * kl_to(log_pi, best_response(game, log_pi))
 
 
@@ -470,6 +485,7 @@ def exploitability_closed_form(game: PreferenceGame, log_pi: Array) -> Array:
     >>> print(f"{float(games.exploitability_closed_form(game, uniform)):.4f}")
     0.0112
   """
+  log_pi = _log_policy(game, log_pi)
   pi = jnp.exp(log_pi)
   w = game.preference @ pi
   lse = jax.nn.logsumexp(game.log_ref + w / game.beta)

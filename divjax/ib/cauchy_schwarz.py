@@ -89,7 +89,14 @@ def _samples(name: str, x: ArrayLike) -> Array:
 
 def _width(name: str, sigma: ArrayLike) -> Array:
   _validate.positive_scalar(name, sigma)
-  return jnp.asarray(sigma)
+  sigma = jnp.asarray(sigma)
+  if _validate.is_concrete(sigma):
+    dtype = jnp.result_type(sigma, float)
+    if float(jnp.asarray(sigma, dtype)) ** 2 < float(jnp.finfo(dtype).tiny):
+      raise ValueError(f"{name} must be at least {float(np.sqrt(jnp.finfo(dtype).tiny)):.3g} in "
+                       f"{dtype} (its square underflows: every kernel value would be 0/0), got "
+                       f"{float(sigma)!r}.")
+  return sigma
 
 
 def _same_count(name_a: str, a: Array, name_b: str, b: Array) -> None:

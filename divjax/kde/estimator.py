@@ -112,7 +112,28 @@ def _check_bandwidth(bandwidth: Any, d: int) -> None:
 
 
 def _dtype(*arrays: Any) -> Any:
-  return jnp.result_type(*[a for a in arrays if a is not None], float)
+  return jnp.result_type(*[np.asarray(a) if isinstance(a, (list, tuple)) else a
+                           for a in arrays if a is not None], float)
+
+
+def _check_scaled(xw: jax.Array | None, yw: jax.Array) -> None:
+  """Concrete values only: squared kernel-scale distances must not overflow the dtype.
+
+  Past that, every kernel value underflows and the log-density would be NaN (inf − inf); this
+  names the cause instead.
+  """
+  arrays = [a for a in (xw, yw) if a is not None]
+  if not _validate.is_concrete(arrays):
+    return
+  top = max(float(jnp.max(jnp.abs(a))) if a.size else 0.0 for a in arrays)
+  with np.errstate(over="ignore"):
+    overflows = not np.isfinite(np.asarray(top, yw.dtype) ** 2 * 4 * yw.shape[-1])
+  if overflows:
+    raise ValueError(
+        f"bandwidth is too small for the spread of data and x: points lie up to {top:.3g} "
+        f"bandwidths from the data mean, and squared distances at that scale overflow {yw.dtype} "
+        "(every kernel value would underflow). Use a larger bandwidth, rescale the data, or "
+        "enable float64 (jax_enable_x64).")
 
 
 def _whiten(x: jax.Array | None, data: jax.Array, bandwidth: jax.Array):
@@ -125,12 +146,16 @@ def _whiten(x: jax.Array | None, data: jax.Array, bandwidth: jax.Array):
   ys = data - center
   d = data.shape[1]
   if bw.ndim == 0:
-    return (None if xs is None else xs / bw), ys / bw, d * jnp.log(bw)
-  if bw.ndim == 1:
-    return (None if xs is None else xs / bw), ys / bw, jnp.sum(jnp.log(bw))
-  chol = jnp.linalg.cholesky(bw)
-  solve = lambda z: jax.scipy.linalg.solve_triangular(chol, z.T, lower=True).T
-  return (None if xs is None else solve(xs)), solve(ys), jnp.sum(jnp.log(jnp.diagonal(chol)))
+    xw, yw, logdet = (None if xs is None else xs / bw), ys / bw, d * jnp.log(bw)
+  elif bw.ndim == 1:
+    xw, yw, logdet = (None if xs is None else xs / bw), ys / bw, jnp.sum(jnp.log(bw))
+  else:
+    chol = jnp.linalg.cholesky(bw)
+    solve = lambda z: jax.scipy.linalg.solve_triangular(chol, z.T, lower=True).T
+    xw, yw = (None if xs is None else solve(xs)), solve(ys)
+    logdet = jnp.sum(jnp.log(jnp.diagonal(chol)))
+  _check_scaled(xw, yw)
+  return xw, yw, logdet
 
 
 def _log_weights(weights: jax.Array | None, n: int, dtype: Any) -> jax.Array:
