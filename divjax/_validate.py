@@ -30,6 +30,7 @@ __all__ = [
     "not_nan",
     "positive",
     "positive_scalar",
+    "squares_overflow",
     "nonnegative",
     "integer",
     "probabilities",
@@ -132,6 +133,17 @@ def positive_scalar(name: str, x: Any) -> Any:
   if np.ndim(x) != 0:
     raise ValueError(f"{name} must be a scalar, got shape {np.shape(x)}.")
   return positive(name, x)
+
+
+def squares_overflow(scale: float, dtype: Any, count: int = 1) -> bool:
+  """True when ``count · scale²`` is not finite in ``dtype``.
+
+  The bound behind every "distances at this scale overflow" check: if each of ``count``
+  coordinates of a difference is at most ``scale`` in magnitude, the squared distance is at most
+  ``count · scale²``; past the dtype's range it is inf, and a kernel or cost built on it gives NaN.
+  """
+  with np.errstate(over="ignore"):
+    return not np.isfinite(np.asarray(scale, dtype) ** 2 * count)
 
 
 def nonnegative(name: str, x: Any) -> Any:

@@ -205,11 +205,10 @@ def _check_scale(x: Array, y: Array) -> None:
   """Concrete values only: squared distances between x and y must not overflow their dtype."""
   if not _validate.is_concrete((x, y)) or not x.size or not y.size:
     return
+  # Per coordinate |x_i − y_j| ≤ max|x| + max|y| = top, so ‖x_i − y_j‖² ≤ d·top².
   top = float(jnp.max(jnp.abs(x))) + float(jnp.max(jnp.abs(y)))
   dtype = jnp.result_type(x.dtype, y.dtype)
-  with np.errstate(over="ignore"):
-    overflows = not np.isfinite(np.asarray(top, dtype) ** 2 * x.shape[1])
-  if overflows:
+  if _validate.squares_overflow(top, dtype, x.shape[1]):
     raise ValueError(
         f"x and y are too large for {dtype}: coordinates up to {top:.3g} give squared distances "
         "that overflow (the cost would be inf and the transport NaN). Rescale the points or enable "

@@ -559,3 +559,16 @@ def test_covariance_value_checks_are_skipped_under_jit():
 def test_covariance_shape_check_runs_under_jit():
   with pytest.raises(ValueError, match=r"^sigma must have shape \[\.\.\., d, d\], got \(2, 3\)"):
     jax.jit(lambda c: _validate.covariance("sigma", c))(jnp.ones((2, 3)))
+
+
+# ---------------------------------------------------------------------------------------------------
+# squares_overflow
+
+
+def test_squares_overflow_at_the_dtype_range():
+  # float32's largest value is 3.4e38: (1e19)² = 1e38 fits, 4·1e38 does not; float64 holds both.
+  assert not _validate.squares_overflow(1e19, np.float32)
+  assert _validate.squares_overflow(1e19, np.float32, 4)
+  assert _validate.squares_overflow(1e20, np.float32)
+  assert not _validate.squares_overflow(1e20, np.float64, 4)
+  assert _validate.squares_overflow(1e160, np.float64)

@@ -133,8 +133,6 @@ def _log_probs(x: ArrayLike, *, axis: int, where: ArrayLike | None, logits: bool
   return jnp.where(invalid, jnp.nan, out)
 
 
-
-
 #: The static arguments and the Python types they must have.
 _STATIC_TYPES = {"axis": ((int, np.integer), "an int"), "logits": ((bool, np.bool_), "a bool"),
                  "name": ((str,), "a str")}

@@ -126,9 +126,8 @@ def _check_scaled(xw: jax.Array | None, yw: jax.Array) -> None:
   if not _validate.is_concrete(arrays):
     return
   top = max(float(jnp.max(jnp.abs(a))) if a.size else 0.0 for a in arrays)
-  with np.errstate(over="ignore"):
-    overflows = not np.isfinite(np.asarray(top, yw.dtype) ** 2 * 4 * yw.shape[-1])
-  if overflows:
+  # Two points each within `top` of the mean per coordinate: ‖u − v‖² ≤ d·(2·top)².
+  if _validate.squares_overflow(2 * top, yw.dtype, yw.shape[-1]):
     raise ValueError(
         f"bandwidth is too small for the spread of data and x: points lie up to {top:.3g} "
         f"bandwidths from the data mean, and squared distances at that scale overflow {yw.dtype} "
