@@ -15,7 +15,8 @@ Every area is reachable from the top-level package and is imported on first use,
 * :mod:`divjax.alignment` — KL-regularised alignment: tilted policies, best-of-N, f-DPO;
 * :mod:`divjax.ib` — information-bottleneck quantities and bounds;
 * :mod:`divjax.ot` — entropic optimal transport on ott-jax and Sinkhorn distillation;
-* :mod:`divjax.plotting` — the figure style the experiments share.
+* :mod:`divjax.plotting` — the figure style the experiments share;
+* :mod:`divjax.checks` — checked mode: the named argument errors inside ``jit`` (checkify).
 
 Examples:
   >>> import divjax
@@ -32,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-_AREAS = ("alignment", "divergences", "expfam", "games", "ib", "kde", "ot", "plotting")
+_AREAS = ("alignment", "checks", "divergences", "expfam", "games", "ib", "kde", "ot", "plotting")
 
 __all__ = [*_AREAS, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-  from divjax import alignment, divergences, expfam, games, ib, kde, ot, plotting  # noqa: F401
+  from divjax import (alignment, checks, divergences, expfam, games, ib, kde, ot,  # noqa: F401
+                      plotting)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,23 +1,34 @@
 """Argument checks shared by every divjax module.
 
-Each check runs only on *concrete* values (NumPy arrays, Python scalars, committed ``jax.Array``s) and
-is skipped for tracers, so the same public function gives a clear ``ValueError``/``TypeError`` in a
-notebook and costs nothing under ``jit``/``vmap``/``grad``. Every message names the argument and
-states what was expected.
+On *concrete* values (NumPy arrays, Python scalars, committed ``jax.Array``s) each check raises a
+``ValueError``/``TypeError`` whose message names the argument and states what was expected. Shape and
+dtype checks are static, so they raise under ``jit`` too.
 
-Value checks return their input unchanged (as given), so they can be chained inline::
+Value checks cannot raise on a *tracer* (inside ``jit``/``vmap``/``grad``). There they return the
+input with every entry replaced by NaN when the check fails, so an invalid value reaching a compiled
+program gives NaN, never a plausible number; in checked mode (:mod:`divjax.checks`) they also emit a
+``jax.experimental.checkify`` check carrying the same message. Callers must therefore use the value
+a check returns::
 
     p = _validate.probabilities("p", p, axis=axis)
 
-``same_shape`` returns None, ``broadcastable`` the broadcast shape and ``integer`` the value as int.
+Concrete inputs are returned unchanged (as given). ``same_shape`` returns None, ``broadcastable`` the
+broadcast shape and ``integer`` the value as int. Jitted private kernels, whose inputs were checked at
+the public entry point, trace under :func:`kernel`, which turns the traced checks off so that one
+cached trace serves checked and unchecked callers alike.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+import contextvars
+import functools
+from typing import Any, Callable, Iterator, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.experimental import checkify as _checkify
 
 __all__ = [
     "is_concrete",
@@ -37,6 +48,9 @@ __all__ = [
     "logits",
     "mask",
     "covariance",
+    "traced_check",
+    "kernel",
+    "checking",
 ]
 
 #: Default tolerance on |sum(p) - 1| for probability vectors (float32-friendly).
@@ -53,11 +67,66 @@ def _np(x: Any) -> np.ndarray:
   return np.asarray(x)
 
 
+# What a value check does to a tracer: "nan" (poison the value), "checkify" (poison and emit a
+# checkify check) or "off" (nothing: inside a private kernel whose inputs were checked already).
+_TRACED_MODE: contextvars.ContextVar[str] = contextvars.ContextVar("divjax_traced_checks",
+                                                                   default="nan")
+
+
+@contextlib.contextmanager
+def checking(mode: str) -> Iterator[None]:
+  """Sets what traced value checks do (``"nan"``, ``"checkify"`` or ``"off"``) while tracing."""
+  if mode not in ("nan", "checkify", "off"):
+    raise ValueError(f"mode must be 'nan', 'checkify' or 'off', got {mode!r}.")
+  token = _TRACED_MODE.set(mode)
+  try:
+    yield
+  finally:
+    _TRACED_MODE.reset(token)
+
+
+def kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
+  """Traces ``fn`` with the traced checks off: for jitted private kernels (put it under ``jax.jit``).
+
+  A ``jax.jit`` cache keys on shapes and static arguments, not on the checking mode, so a kernel
+  whose trace held checkify checks would break a later unchecked call. Kernels get inputs the public
+  function has checked already, so their traces carry no checks.
+  """
+  @functools.wraps(fn)
+  def wrapper(*args: Any, **kwargs: Any) -> Any:
+    with checking("off"):
+      return fn(*args, **kwargs)
+  return wrapper
+
+
+def traced_check(x: Any, ok: Callable[[Any], Any], message: str) -> Any:
+  """The traced half of a value check: ``x`` where ``ok(x)`` holds, NaN everywhere otherwise.
+
+  ``ok`` maps the (gradient-stopped) value to a boolean scalar. Concrete inputs, integer or bool
+  dtypes and mode ``"off"`` return ``x`` unchanged; in mode ``"checkify"`` a
+  ``checkify.check(ok, message)`` is emitted as well.
+  """
+  mode = _TRACED_MODE.get()
+  if mode == "off" or is_concrete(x):
+    return x
+  x = jnp.asarray(x)
+  if not jnp.issubdtype(x.dtype, jnp.inexact):
+    return x
+  good = ok(jax.lax.stop_gradient(x))
+  if mode == "checkify":
+    _checkify.check(good, message.replace("{", "{{").replace("}", "}}"))
+  return jnp.where(good, x, jnp.nan)
+
+
 def array(name: str, x: Any) -> Any:
   """``x`` must be array-like with a numeric (real) dtype."""
   if isinstance(x, (str, bytes)) or x is None:
     raise TypeError(f"{name} must be a numeric array, got {type(x).__name__}.")
   if not is_concrete(x):
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and (dtype == np.bool_ or not jnp.issubdtype(dtype, np.number)
+                              or jnp.issubdtype(dtype, np.complexfloating)):
+      raise TypeError(f"{name} must be a real numeric array, got dtype {dtype}.")
     return x
   try:
     dtype = x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
@@ -109,23 +178,29 @@ def not_nan(name: str, x: Any) -> Any:
   array(name, x)
   if is_concrete(x) and np.isnan(_np(x)).any():
     raise ValueError(f"{name} contains NaN.")
-  return x
+  return traced_check(x, lambda v: ~jnp.any(jnp.isnan(v)), f"{name} contains NaN.")
 
 
 def finite(name: str, x: Any) -> Any:
   """``x`` must contain only finite values (no NaN, no ±inf)."""
-  not_nan(name, x)
-  if is_concrete(x) and not np.isfinite(_np(x)).all():
-    raise ValueError(f"{name} must be finite, got an infinite value.")
-  return x
+  array(name, x)
+  if is_concrete(x):
+    not_nan(name, x)
+    if not np.isfinite(_np(x)).all():
+      raise ValueError(f"{name} must be finite, got an infinite value.")
+  return traced_check(x, lambda v: jnp.all(jnp.isfinite(v)),
+                      f"{name} must be finite (no NaN or ±inf).")
 
 
 def positive(name: str, x: Any) -> Any:
   """All entries of ``x`` must be finite and > 0."""
-  finite(name, x)
-  if is_concrete(x) and not (_np(x) > 0).all():
-    raise ValueError(f"{name} must be positive, got min {np.min(_np(x))!r}.")
-  return x
+  array(name, x)
+  if is_concrete(x):
+    finite(name, x)
+    if not (_np(x) > 0).all():
+      raise ValueError(f"{name} must be positive, got min {np.min(_np(x))!r}.")
+  return traced_check(x, lambda v: jnp.all(jnp.isfinite(v) & (v > 0)),
+                      f"{name} must be positive and finite.")
 
 
 def positive_scalar(name: str, x: Any) -> Any:
@@ -148,10 +223,13 @@ def squares_overflow(scale: float, dtype: Any, count: int = 1) -> bool:
 
 def nonnegative(name: str, x: Any) -> Any:
   """All entries of ``x`` must be finite and >= 0."""
-  finite(name, x)
-  if is_concrete(x) and (_np(x) < 0).any():
-    raise ValueError(f"{name} must be non-negative, got min {np.min(_np(x))!r}.")
-  return x
+  array(name, x)
+  if is_concrete(x):
+    finite(name, x)
+    if (_np(x) < 0).any():
+      raise ValueError(f"{name} must be non-negative, got min {np.min(_np(x))!r}.")
+  return traced_check(x, lambda v: jnp.all(jnp.isfinite(v) & (v >= 0)),
+                      f"{name} must be finite and non-negative.")
 
 
 def integer(name: str, x: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -168,9 +246,12 @@ def integer(name: str, x: Any, *, minimum: int | None = None, maximum: int | Non
 
 def probabilities(name: str, p: Any, *, axis: int = -1, atol: float = SIMPLEX_ATOL) -> Any:
   """``p`` must be a probability vector along ``axis``: finite, >= 0, summing to 1 within ``atol``."""
-  nonnegative(name, p)
+  array(name, p)
+  if is_concrete(p):
+    nonnegative(name, p)
   if np.ndim(p) == 0:
     raise ValueError(f"{name} must have at least one dimension (the category axis), got a scalar.")
+  _categories(name, np.shape(p), axis)
   if is_concrete(p):
     total = _np(p).astype(np.float64).sum(axis=axis)
     worst = float(np.max(np.abs(total - 1.0)))
@@ -178,21 +259,39 @@ def probabilities(name: str, p: Any, *, axis: int = -1, atol: float = SIMPLEX_AT
       raise ValueError(
           f"{name} must sum to 1 along axis {axis} (within {atol:g}), but a sum is off by {worst:.3g}. "
           "Normalise it, or pass logits=True for unnormalised log-probabilities.")
-  return p
+  return traced_check(
+      p, lambda v: jnp.all(jnp.isfinite(v) & (v >= 0))
+      & jnp.all(jnp.abs(jnp.sum(v, axis=axis) - 1.0) <= atol),
+      f"{name} must be a probability vector along axis {axis}: finite, >= 0 and summing to 1 "
+      f"(within {atol:g}).")
+
+
+def _categories(name: str, shape: tuple[int, ...], axis: int) -> None:
+  """The category axis must exist and hold at least one category (a static check)."""
+  if not -len(shape) <= axis < len(shape):
+    raise ValueError(f"axis {axis} is out of range for {name} of shape {shape}.")
+  if shape[axis] == 0:
+    raise ValueError(f"{name} must hold at least one category along axis {axis}, got shape {shape}.")
 
 
 def logits(name: str, x: Any, *, axis: int = -1) -> Any:
   """``x`` must be logits along ``axis``: no NaN, no +inf, and not all -inf along the axis."""
-  not_nan(name, x)
+  array(name, x)
+  if is_concrete(x):
+    not_nan(name, x)
   if np.ndim(x) == 0:
     raise ValueError(f"{name} must have at least one dimension (the category axis), got a scalar.")
+  _categories(name, np.shape(x), axis)
   if is_concrete(x):
     v = _np(x)
     if np.isposinf(v).any():
       raise ValueError(f"{name} contains +inf; logits must be finite or -inf (zero probability).")
     if np.isneginf(v).all(axis=axis).any():
       raise ValueError(f"{name} is -inf for every category along axis {axis}: not a distribution.")
-  return x
+  return traced_check(
+      x, lambda v: ~jnp.any(jnp.isnan(v) | (v == jnp.inf))
+      & jnp.all(jnp.any(v > -jnp.inf, axis=axis)),
+      f"{name} must be logits along axis {axis}: no NaN or +inf, and not -inf for every category.")
 
 
 def mask(name: str, where: Any, shape: tuple[int, ...], *, axis: int = -1) -> Any:
@@ -217,8 +316,16 @@ def mask(name: str, where: Any, shape: tuple[int, ...], *, axis: int = -1) -> An
 
 
 def covariance(name: str, cov: Any, dim: int | None = None) -> Any:
-  """``cov`` must be ``[..., d, d]``, finite, symmetric and positive definite (checked by eigenvalues)."""
-  finite(name, cov)
+  """``cov`` must be ``[..., d, d]``, finite, symmetric and positive definite (checked by eigenvalues).
+
+  Traced, the check is finiteness, symmetry and a positive diagonal; the full positive-definiteness
+  test needs a factorisation, which the functions that factorise ``cov`` do anyway (a failed
+  factorisation is NaN). No factorisation is added here: batched LAPACK calls under a sharded
+  ``vmap`` can deadlock on CPU (see :mod:`divjax._linalg`).
+  """
+  array(name, cov)
+  if is_concrete(cov):
+    finite(name, cov)
   shape = np.shape(cov)
   if len(shape) < 2 or shape[-1] != shape[-2]:
     raise ValueError(f"{name} must have shape [..., d, d], got {shape}.")
@@ -233,4 +340,12 @@ def covariance(name: str, cov: Any, dim: int | None = None) -> Any:
     eig_min = np.linalg.eigvalsh(0.5 * (c + ct)).min()
     if eig_min <= 0:
       raise ValueError(f"{name} must be positive definite, got smallest eigenvalue {eig_min:.3g}.")
-  return cov
+  return traced_check(cov, _symmetric_positive_diagonal,
+                      f"{name} must be finite and symmetric with a positive diagonal.")
+
+
+def _symmetric_positive_diagonal(c: Any) -> Any:
+  scale = jnp.maximum(jnp.max(jnp.abs(c)), 1.0)
+  symmetric = jnp.max(jnp.abs(c - jnp.swapaxes(c, -1, -2))) <= 1e-5 * scale
+  diagonal = jnp.diagonal(c, axis1=-2, axis2=-1)
+  return jnp.all(jnp.isfinite(c)) & symmetric & jnp.all(diagonal > 0)

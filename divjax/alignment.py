@@ -132,7 +132,7 @@ def _problem(ref_logits: ArrayLike, reward: ArrayLike) -> tuple[Array, Array]:
   _validate.ndim("ref_logits", ref_logits, 1)
   _validate.ndim("reward", reward, 1)
   _validate.same_shape("ref_logits", ref_logits, "reward", reward)
-  _validate.finite("reward", reward)
+  reward = _validate.finite("reward", reward)
   lp = dv.normalized_log_probs(ref_logits, logits=True, name="ref_logits")
   r = jnp.asarray(reward, dtype=lp.dtype)
   return lp, r
@@ -198,6 +198,7 @@ class Tilt(NamedTuple):
 
 
 @jax.jit
+@_validate.kernel
 def _tilt(lp: Array, r: Array, lam: Array) -> Tilt:
   lam = jnp.asarray(lam, dtype=lp.dtype)
   support = lp > -jnp.inf
@@ -259,7 +260,7 @@ def tilt(ref_logits: ArrayLike, reward: ArrayLike, lam: ArrayLike) -> Tilt:
     [0.25 0.75] 0.1308
   """
   _scalar("lam", lam)
-  _validate.not_nan("lam", lam)
+  lam = _validate.not_nan("lam", lam)
   if _validate.is_concrete(lam) and float(lam) == -math.inf:
     raise ValueError("lam must be finite or +inf, got -inf.")
   lp, r = _problem(ref_logits, reward)
@@ -369,13 +370,14 @@ def solve_kl_budget(ref_logits: ArrayLike, reward: ArrayLike, delta: ArrayLike, 
     1.0986 1.0986
   """
   _scalar("delta", delta)
-  _validate.nonnegative("delta", delta)
+  delta = _validate.nonnegative("delta", delta)
   num_iters = _validate.integer("num_iters", num_iters, minimum=1)
   lp, r = _problem(ref_logits, reward)
   return _solve_kl_budget(lp, r, jnp.asarray(delta, dtype=lp.dtype), num_iters)
 
 
 @functools.partial(jax.jit, static_argnames=("num_iters",))
+@_validate.kernel
 def _solve_kl_budget(lp: Array, r: Array, delta: Array, num_iters: int) -> KLBudgetSolution:
   r_max = _support_max(lp, r)
   max_kl = -jax.nn.logsumexp(jnp.where(r == r_max, lp, -jnp.inf))
@@ -445,7 +447,7 @@ def solve_expected_reward(ref_logits: ArrayLike, reward: ArrayLike, target: Arra
     1.0986
   """
   _scalar("target", target)
-  _validate.finite("target", target)
+  target = _validate.finite("target", target)
   num_iters = _validate.integer("num_iters", num_iters, minimum=1)
   lp, r = _problem(ref_logits, reward)
   x = jnp.asarray(target, dtype=lp.dtype)
@@ -458,6 +460,7 @@ def solve_expected_reward(ref_logits: ArrayLike, reward: ArrayLike, target: Arra
 
 
 @functools.partial(jax.jit, static_argnames=("num_iters",))
+@_validate.kernel
 def _solve_expected_reward(lp: Array, r: Array, x: Array, num_iters: int) -> Tilt:
   r_max, r_min = _support_max(lp, r), _support_min(lp, r)
   xs = jax.lax.stop_gradient(x)
@@ -530,7 +533,7 @@ def kl_to_tilted(policy_logits: ArrayLike, ref_logits: ArrayLike, reward: ArrayL
     0.0541 0.0541
   """
   _scalar("lam", lam)
-  _validate.finite("lam", lam)
+  lam = _validate.finite("lam", lam)
   lp, r = _problem(ref_logits, reward)
   _validate.ndim("policy_logits", policy_logits, 1)
   _validate.same_shape("policy_logits", policy_logits, "reward", reward)
@@ -582,7 +585,7 @@ def tilted_rate_function(ref_logits: ArrayLike, reward: ArrayLike, x: ArrayLike,
     0.0000
   """
   _scalar("lam", lam)
-  _validate.finite("lam", lam)
+  lam = _validate.finite("lam", lam)
   lp, r = _problem(ref_logits, reward)
   _scalar("x", x)
   at_x = solve_expected_reward(lp, r, x, num_iters=num_iters)
@@ -599,11 +602,11 @@ def _log_n(n: ArrayLike | None, log_n: ArrayLike | None, dtype: Any) -> Array:
   if (n is None) == (log_n is None):
     raise ValueError("pass exactly one of n and log_n.")
   if n is not None:
-    _validate.finite("n", n)
+    n = _validate.finite("n", n)
     if _validate.is_concrete(n) and np.any(np.asarray(n) < 1):
       raise ValueError(f"n must be >= 1, got min {np.min(np.asarray(n))}.")
     return jnp.log(jnp.asarray(n, dtype=dtype))
-  _validate.nonnegative("log_n", log_n)
+  log_n = _validate.nonnegative("log_n", log_n)
   return jnp.asarray(log_n, dtype=dtype)
 
 
@@ -686,6 +689,7 @@ def best_of_n(ref_logits: ArrayLike, reward: ArrayLike, *, n: ArrayLike | None =
 
 
 @jax.jit
+@_validate.kernel
 def _best_of_n(lp: Array, r: Array, log_n: Array) -> BestOfN:
   size = r.shape[0]
   support = lp > -jnp.inf
@@ -804,7 +808,7 @@ def best_of_n_win_rate_bound(n: ArrayLike) -> Array:
     >>> print(f"{float(alignment.best_of_n_win_rate_bound(4)):.4f} {float(bon.win_rate):.4f}")
     0.8000 0.8000
   """
-  _validate.finite("n", n)
+  n = _validate.finite("n", n)
   if _validate.is_concrete(n) and np.any(np.asarray(n) < 1):
     raise ValueError(f"n must be >= 1, got min {np.min(np.asarray(n))}.")
   n = jnp.asarray(n, dtype=jnp.result_type(float))
@@ -855,7 +859,7 @@ def kl_regularized_objective(policy_logits: ArrayLike, ref_logits: ArrayLike, re
     0.5000
     0.6201
   """
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   lp, r = _problem(ref_logits, reward)
   _validate.ndim("policy_logits", policy_logits, 1)
   _validate.same_shape("policy_logits", policy_logits, "reward", reward)
@@ -916,7 +920,7 @@ def kl_regularized_optimum(ref_logits: ArrayLike, reward: ArrayLike, *,
     >>> print(np.round(np.exp(np.asarray(opt.log_probs)), 4))
     [0.2689 0.7311]
   """
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   lp, r = _problem(ref_logits, reward)
   t = _tilt(lp, r, 1.0 / jnp.asarray(beta, dtype=lp.dtype))
   return KLRegularizedOptimum(t.log_probs, beta * t.log_partition)
@@ -968,7 +972,7 @@ def fdpo_generator(divergence: str, *, alpha: ArrayLike | None = None) -> FGener
     if alpha is None:
       raise ValueError("the 'alpha' divergence needs alpha in (0, 1).")
     _scalar("alpha", alpha)
-    _validate.finite("alpha", alpha)
+    alpha = _validate.finite("alpha", alpha)
     if _validate.is_concrete(alpha) and not 0.0 < float(alpha) < 1.0:
       raise ValueError(f"alpha must lie in (0, 1) for the f-DPO map, got {float(alpha)}.")
     return dv.alpha_generator(1.0 - jnp.asarray(alpha, dtype=jnp.result_type(float)))
@@ -1027,7 +1031,7 @@ def fdpo_reward(policy_logits: ArrayLike, ref_logits: ArrayLike, *, beta: ArrayL
     >>> print(np.round(np.asarray(r), 4))
     [0.3069 1.4055]
   """
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   _check_fdpo_generator(generator)
   lq = dv.normalized_log_probs(policy_logits, logits=True, name="policy_logits")
   lp = dv.normalized_log_probs(ref_logits, logits=True, name="ref_logits")
@@ -1104,7 +1108,7 @@ def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, ge
     [0.2689 0.7311]
     [0.2929 0.7071]
   """
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   _check_fdpo_generator(generator)
   num_iters = _validate.integer("num_iters", num_iters, minimum=1)
   lp, r = _problem(ref_logits, reward)
@@ -1112,6 +1116,7 @@ def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, ge
 
 
 @functools.partial(jax.jit, static_argnames=("num_iters",))
+@_validate.kernel
 def _fdpo_policy(lp: Array, r: Array, beta: Array, generator: FGenerator,
                  num_iters: int) -> FDPOPolicy:
   support = lp > -jnp.inf
@@ -1179,14 +1184,13 @@ def fdpo_loss(policy_chosen_logps: ArrayLike, policy_rejected_logps: ArrayLike,
     >>> print(f"{float(loss):.4f}")
     0.2877
   """
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   _check_fdpo_generator(generator)
   args = dict(policy_chosen_logps=policy_chosen_logps, policy_rejected_logps=policy_rejected_logps,
               ref_chosen_logps=ref_chosen_logps, ref_rejected_logps=ref_rejected_logps)
-  for name, x in args.items():
-    _validate.not_nan(name, x)
-  u_w = jnp.exp(jnp.asarray(policy_chosen_logps) - jnp.asarray(ref_chosen_logps))
-  u_l = jnp.exp(jnp.asarray(policy_rejected_logps) - jnp.asarray(ref_rejected_logps))
+  args = {name: jnp.asarray(_validate.not_nan(name, x)) for name, x in args.items()}
+  u_w = jnp.exp(args["policy_chosen_logps"] - args["ref_chosen_logps"])
+  u_l = jnp.exp(args["policy_rejected_logps"] - args["ref_rejected_logps"])
   margin = beta * (generator.f_prime(u_w) - generator.f_prime(u_l))
   return -jax.nn.log_sigmoid(margin)
 
@@ -1296,8 +1300,8 @@ def fdpg_surrogate_loss(policy_logps: ArrayLike, target_logps: ArrayLike, *, gen
     raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")
   _validate.ndim("policy_logps", policy_logps, 1)
   _validate.same_shape("policy_logps", policy_logps, "target_logps", target_logps)
-  _validate.not_nan("policy_logps", policy_logps)
-  _validate.not_nan("target_logps", target_logps)
+  policy_logps = _validate.not_nan("policy_logps", policy_logps)
+  target_logps = _validate.not_nan("target_logps", target_logps)
   logq = jnp.asarray(policy_logps)
   size = logq.shape[0]
   if baseline and size < 2:
@@ -1315,8 +1319,8 @@ def fdpg_surrogate_loss(policy_logps: ArrayLike, target_logps: ArrayLike, *, gen
 
 def _log_ratio(policy_logps: ArrayLike, ref_logps: ArrayLike) -> Array:
   _validate.broadcastable("policy_logps", policy_logps, "ref_logps", ref_logps)
-  _validate.not_nan("policy_logps", policy_logps)
-  _validate.not_nan("ref_logps", ref_logps)
+  policy_logps = _validate.not_nan("policy_logps", policy_logps)
+  ref_logps = _validate.not_nan("ref_logps", ref_logps)
   return jnp.asarray(policy_logps) - jnp.asarray(ref_logps)
 
 
@@ -1393,6 +1397,6 @@ def k3_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
   d = _log_ratio(policy_logps, ref_logps)
   value = jnp.expm1(d) - d
   if clip is not None:
-    _validate.positive_scalar("clip", clip)
+    clip = _validate.positive_scalar("clip", clip)
     value = jnp.clip(value, -clip, clip)
   return value

@@ -163,10 +163,10 @@ class SinkhornDivergenceResult(NamedTuple):
 # Argument checks.
 
 
-def _check_epsilon(epsilon: Any) -> None:
+def _check_epsilon(epsilon: Any) -> Any:
   if epsilon is None:
     raise ValueError("epsilon must be a positive scalar, got None.")
-  _validate.positive_scalar("epsilon", epsilon)
+  return _validate.positive_scalar("epsilon", epsilon)
 
 
 def _check_options(threshold: Any, norm_error: Any, inner_iterations: Any, max_iterations: Any,
@@ -185,14 +185,14 @@ def _weights(name: str, w: ArrayLike | None, n: int, dtype: Any) -> Array:
   _validate.ndim(name, w, 1)
   if np.shape(w)[0] != n:
     raise ValueError(f"{name} must have one weight per point ({n}), got shape {np.shape(w)}.")
-  _validate.probabilities(name, w)
+  w = _validate.probabilities(name, w)
   return jnp.asarray(w, dtype=dtype)
 
 
 def _points(name: str, x: ArrayLike) -> Array:
   _validate.array(name, x)
   _validate.ndim(name, x, 2)
-  _validate.finite(name, x)
+  x = _validate.finite(name, x)
   if np.shape(x)[0] == 0:
     raise ValueError(f"{name} must hold at least one point (shape [n >= 1, d]), got {np.shape(x)}.")
   x = jnp.asarray(x)
@@ -333,7 +333,7 @@ def sinkhorn_cost(x: ArrayLike,
   if x.shape[1] != y.shape[1]:
     raise ValueError(f"x and y must have the same dimension d, got shapes {x.shape} and {y.shape}.")
   _check_scale(x, y)
-  _check_epsilon(epsilon)
+  epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
   _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
   dtype = jnp.result_type(x.dtype, y.dtype)
@@ -349,7 +349,7 @@ def sinkhorn_cost(x: ArrayLike,
 def _cost_matrix(cost_matrix: ArrayLike, n: int | None, m: int | None) -> Array:
   _validate.array("cost_matrix", cost_matrix)
   _validate.ndim("cost_matrix", cost_matrix, 2)
-  _validate.finite("cost_matrix", cost_matrix)
+  cost_matrix = _validate.finite("cost_matrix", cost_matrix)
   shape = np.shape(cost_matrix)
   if (n is not None and shape[0] != n) or (m is not None and shape[1] != m):
     raise ValueError(f"cost_matrix must have shape [len(a), len(b)] = [{n}, {m}], got {shape}.")
@@ -362,7 +362,7 @@ def _cost_matrix(cost_matrix: ArrayLike, n: int | None, m: int | None) -> Array:
 def _histogram(name: str, h: ArrayLike) -> Array:
   _validate.array(name, h)
   _validate.ndim(name, h, 1)
-  _validate.probabilities(name, h)
+  h = _validate.probabilities(name, h)
   h = jnp.asarray(h)
   if not jnp.issubdtype(h.dtype, jnp.floating):
     h = h.astype(jnp.result_type(float))
@@ -415,7 +415,7 @@ def histogram_sinkhorn_cost(a: ArrayLike,
   """
   a, b = _histogram("a", a), _histogram("b", b)
   c = _cost_matrix(cost_matrix, a.shape[0], b.shape[0])
-  _check_epsilon(epsilon)
+  epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
   _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
   geom = ott_geometry.Geometry(cost_matrix=c, epsilon=epsilon, relative_epsilon=relative_epsilon)
@@ -487,7 +487,7 @@ def sinkhorn_divergence(x: ArrayLike,
   if x.shape[1] != y.shape[1]:
     raise ValueError(f"x and y must have the same dimension d, got shapes {x.shape} and {y.shape}.")
   _check_scale(x, y)
-  _check_epsilon(epsilon)
+  epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
   _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
   dtype = jnp.result_type(x.dtype, y.dtype)
@@ -553,7 +553,7 @@ def histogram_sinkhorn_divergence(a: ArrayLike,
     raise ValueError(f"a and b must live on the same support (same length), got shapes {a.shape} "
                      f"and {b.shape}.")
   c = _cost_matrix(cost_matrix, a.shape[0], b.shape[0])
-  _check_epsilon(epsilon)
+  epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
   _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
   solve_kwargs = dict(threshold=threshold, norm_error=norm_error, inner_iterations=inner_iterations,
@@ -664,13 +664,14 @@ def batched_sinkhorn_cost(x: ArrayLike,
       _validate.ndim(name, w, 2)
       if np.shape(w) != (p, n):
         raise ValueError(f"{name} must have shape [{p}, {n}], got {np.shape(w)}.")
-      _validate.probabilities(name, w)
+  a = None if a is None else _validate.probabilities("a", a)
+  b = None if b is None else _validate.probabilities("b", b)
   # Check one problem's arguments eagerly (shapes, ε, options) so errors name the argument.
-  _check_epsilon(epsilon)
+  epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
   _check_options(threshold, norm_error, inner_iterations, max_iterations, 0)
-  _validate.finite("x", x)
-  _validate.finite("y", y)
+  x = _validate.finite("x", x)
+  y = _validate.finite("y", y)
   x, y = jnp.asarray(x), jnp.asarray(y)
   if x.shape[2] != y.shape[2]:
     raise ValueError(f"x and y must have the same dimension d, got shapes {x.shape} and {y.shape}.")
@@ -750,9 +751,9 @@ def _check_logits_pair(student_logits: ArrayLike, teacher_logits: ArrayLike) -> 
   for name, z in (("student_logits", student_logits), ("teacher_logits", teacher_logits)):
     _validate.array(name, z)
     _validate.ndim(name, z, 2)
-    _validate.finite(name, z)
   _validate.same_shape("student_logits", student_logits, "teacher_logits", teacher_logits)
-  zs, zt = jnp.asarray(student_logits), jnp.asarray(teacher_logits)
+  zs = jnp.asarray(_validate.finite("student_logits", student_logits))
+  zt = jnp.asarray(_validate.finite("teacher_logits", teacher_logits))
   dtype = jnp.result_type(zs.dtype, zt.dtype, float)
   return zs.astype(dtype), zt.astype(dtype)
 
@@ -821,8 +822,8 @@ def sinkd_loss(student_logits: ArrayLike,
     0.0389
   """
   zs, zt = _check_logits_pair(student_logits, teacher_logits)
-  _check_epsilon(epsilon)
-  _validate.positive_scalar("temperature", temperature)
+  epsilon = _check_epsilon(epsilon)
+  temperature = _validate.positive_scalar("temperature", temperature)
   if num_iterations is not None:
     num_iterations = _validate.integer("num_iterations", num_iterations, minimum=1)
   s = jax.nn.softmax(zs / temperature, axis=-1)
@@ -966,7 +967,7 @@ def kd_divergence(student_logits: ArrayLike,
     balanced 0.1438
   """
   zs, zt = _check_logits_pair(student_logits, teacher_logits)
-  _validate.positive_scalar("temperature", temperature)
+  temperature = _validate.positive_scalar("temperature", temperature)
   if kind not in _KD_KINDS:
     raise ValueError(f"kind must be one of {_KD_KINDS}, got {kind!r}.")
   ls = jax.nn.log_softmax(zs / temperature, axis=-1)
@@ -1077,7 +1078,7 @@ def distillation_loss(student_logits: ArrayLike,
       raise ValueError(f"labels must lie in [0, {zs.shape[1]}), got range [{lab.min()}, {lab.max()}].")
   if _validate.is_concrete(alpha) and not 0.0 <= float(alpha) <= 1.0:
     raise ValueError(f"alpha must lie in [0, 1], got {alpha}.")
-  _validate.nonnegative("beta", beta)
+  beta = _validate.nonnegative("beta", beta)
   kd_value = jnp.mean(kd_divergence(zs, zt, kind=kd, temperature=temperature, order=order,
                                     weights_fn=weights_fn))
   ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(zs, jnp.asarray(labels)))

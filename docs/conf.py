@@ -132,6 +132,7 @@ PUBLIC_MODULES = [
     "divjax.ib",
     "divjax.ot",
     "divjax.plotting",
+    "divjax.checks",
 ]
 
 

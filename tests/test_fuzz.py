@@ -35,7 +35,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from divjax import alignment, divergences as dv, expfam, games, ib, kde, ot
+from divjax import alignment, checks, divergences as dv, expfam, games, ib, kde, ot
 
 _P = np.array([0.1, 0.2, 0.3, 0.15, 0.25])
 _Q = np.array([0.3, 0.1, 0.2, 0.25, 0.15])
@@ -57,6 +57,10 @@ class Probe:
   kinds: dict[str, str]
   fixed: dict[str, Any] = dataclasses.field(default_factory=dict)
   edges: frozenset = frozenset()  # (arg, mutation) pairs whose value is documented for this function
+  # Arguments kept static (closed over) in the jit rows; jit=False skips them, for functions
+  # documented as eager-only (their reason goes in a comment at the probe).
+  static: tuple = ()
+  jit: bool = True
 
 
 # kind -> [(mutation, class)]; "invalid" must raise a named error, "edge" may also return a value.
@@ -151,6 +155,67 @@ def _classify(probe: Probe, call: Callable[[], Any]) -> tuple[str, Any, str]:
   return "value", out, ""
 
 
+def _jit_call(probe: Probe, args: dict[str, Any], checked: bool) -> Callable[[], Any]:
+  """``fn`` with every argument not in ``probe.static`` traced: under ``jax.jit``, or checked mode."""
+  traced = {k: v for k, v in args.items() if k not in probe.static}
+  closed = {**{k: v for k, v in args.items() if k in probe.static}, **probe.fixed}
+
+  def fn(traced_args):
+    return probe.fn(**traced_args, **closed)
+
+  return lambda: (checks.checked(fn) if checked else jax.jit(fn))(traced)
+
+
+def _close(a: Any, b: Any) -> bool:
+  same = jax.tree_util.tree_map(
+      lambda x, y: np.allclose(np.asarray(x, np.float64), np.asarray(y, np.float64), rtol=1e-3,
+                               atol=1e-6, equal_nan=True), a, b)
+  return all(jax.tree_util.tree_leaves(same))
+
+
+def _run_probe_traced(probe: Probe, where: int, magnitude: float) -> list[dict[str, str]]:
+  """Every mutation again with the arguments traced: under ``jax.jit`` and in checked mode.
+
+  Where the eager call raises a named error for an *invalid* input, ``jax.jit`` must give a named
+  error (shapes, dtypes) or NaN — never a plausible number — and :func:`divjax.checks.checked` must
+  raise a named error. Where it raises for an *edge* input (a range check against the dtype's
+  limits, duplicate points, a singular covariance: checks made on concrete values only, as
+  documented in :mod:`divjax.checks`), ``jax.jit`` may give NaN or the floating-point value. Where
+  the eager call gives a value, ``jax.jit`` must give the same value (rtol 1e-3). Python lists are
+  left out: ``jit`` reads a list as a pytree of scalars.
+  """
+  rows = []
+  for arg, kind in probe.kinds.items():
+    if arg in probe.static:
+      continue
+    for mutation, klass in _MUTATIONS[kind]:
+      if mutation == "list" or (mutation == "mismatch" and len(probe.kinds) == 1
+                                and kind != "logits"):
+        continue
+      klass = "edge" if (arg, mutation) in probe.edges else klass
+      args = {**probe.args, arg: _mutate(probe.args[arg], mutation, where, magnitude)}
+      eager, eager_out, _ = _classify(probe, lambda: probe.fn(**args, **probe.fixed))
+      if eager not in ("named error", "value"):
+        continue  # the eager rows already fail
+      jitted, out, message = _classify(probe, _jit_call(probe, args, checked=False))
+      if eager == "value":
+        ok = jitted == "value" and _close(out, eager_out)
+        outcome = "jit " + ("value" if ok else "differs" if jitted == "value" else jitted)
+        rows.append({"probe": probe.name, "arg": arg, "mutation": mutation, "class": "jit",
+                     "outcome": outcome, "ok": ok, "message": message})
+        continue
+      ok = jitted in ("named error", "silent NaN") or (klass == "edge" and jitted == "value")
+      rows.append({"probe": probe.name, "arg": arg, "mutation": mutation, "class": "jit",
+                   "outcome": "jit " + ("NaN" if jitted == "silent NaN" else jitted), "ok": ok,
+                   "message": message})
+      if jitted == "silent NaN" and klass == "invalid":
+        checked, _, message = _classify(probe, _jit_call(probe, args, checked=True))
+        rows.append({"probe": probe.name, "arg": arg, "mutation": mutation, "class": "checked",
+                     "outcome": "checked " + checked, "ok": checked == "named error",
+                     "message": message})
+  return rows
+
+
 def _run_probe(probe: Probe, where: int, magnitude: float) -> list[dict[str, str]]:
   """Every mutation of every argument of ``probe``; one row per call."""
   _, valid, _ = _classify(probe, lambda: probe.fn(**probe.args, **probe.fixed))
@@ -236,19 +301,43 @@ def _probes() -> list[Probe]:
 PROBES = _probes()
 
 
-@pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
-@settings(max_examples=2)
-@given(where=st.integers(0, 63), magnitude=st.sampled_from([1e30, 1e15, 1e8]))
-def test_bad_inputs_give_a_named_error_and_edge_inputs_a_value(probe, where, magnitude):
-  rows = _run_probe(probe, where, magnitude)
+def check_probe(probe: Probe, where: int, magnitude: float) -> None:
+  """Asserts every eager row of ``probe`` is as documented (see the module docstring)."""
+  _assert_rows(_run_probe(probe, where, magnitude))
+
+
+def check_probe_traced(probe: Probe) -> None:
+  """Asserts every jit and checked-mode row of ``probe`` (at one fixed draw)."""
+  if probe.jit:
+    _assert_rows(_run_probe_traced(probe, 3, 1e30))
+
+
+def _assert_rows(rows: list[dict[str, str]]) -> None:
   bad = [f"{r['arg']}={r['mutation']} ({r['class']}): {r['outcome']} {r['message'][:120]}"
          for r in rows if not r["ok"]]
   assert not bad, "\n".join(bad)
 
 
+#: The hypothesis draw shared by the probe modules: where the bad entry goes, how large edges are.
+fuzz_draws = given(where=st.integers(0, 63), magnitude=st.sampled_from([1e30, 1e15, 1e8]))
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
+@settings(max_examples=2)
+@fuzz_draws
+def test_bad_inputs_give_a_named_error_and_edge_inputs_a_value(probe, where, magnitude):
+  check_probe(probe, where, magnitude)
+
+
+@pytest.mark.parametrize("probe", PROBES, ids=[p.name for p in PROBES])
+def test_under_jit_bad_inputs_give_nan_or_a_named_error_and_checked_mode_names_them(probe):
+  check_probe_traced(probe)
+
+
 def table(rows: list[dict[str, str]]) -> str:
   """Markdown table: probes × outcome classes (counts), failures marked."""
-  classes = ["named error", "value", "silent NaN", "unnamed error", "deep error", "list differs"]
+  classes = ["named error", "value", "silent NaN", "unnamed error", "deep error", "list differs",
+             "jit value", "jit NaN", "jit named error", "jit differs", "checked named error"]
   lines = ["| probe | calls | " + " | ".join(classes) + " | failing |",
            "|---|---|" + "---|" * len(classes) + "---|"]
   for name in dict.fromkeys(r["probe"] for r in rows):
@@ -260,7 +349,8 @@ def table(rows: list[dict[str, str]]) -> str:
 
 
 if __name__ == "__main__":  # python -m tests.test_fuzz: the outcome table and every failure
-  all_rows = [r for p in PROBES for r in _run_probe(p, 3, 1e30)]
+  all_rows = [r for p in PROBES for r in [*_run_probe(p, 3, 1e30), *_run_probe_traced(p, 3, 1e30)]
+              if p.jit or r["class"] not in ("jit", "checked")]
   print(table(all_rows))
   print()
   for r in all_rows:

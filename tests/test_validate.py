@@ -191,10 +191,11 @@ def test_finite_rejects_infinities(bad):
     _validate.finite("samples", np.array([0.0, bad]))
 
 
-def test_finite_is_skipped_under_jit():
-  x = jnp.array([jnp.nan, jnp.inf])
-  out = jax.jit(lambda v: _validate.finite("samples", v))(x)
-  np.testing.assert_array_equal(out, x)
+def test_finite_under_jit_gives_nan_for_an_infinite_entry_and_passes_finite_values():
+  out = jax.jit(lambda v: _validate.finite("samples", v))(jnp.array([1.0, jnp.inf]))
+  assert np.isnan(np.asarray(out)).all()
+  x = jnp.array([1.0, -2.0])
+  np.testing.assert_array_equal(jax.jit(lambda v: _validate.finite("samples", v))(x), x)
 
 
 def test_positive_returns_input():
@@ -243,8 +244,8 @@ def test_positive_scalar_rejects_bool():
     _validate.positive_scalar("epsilon", True)
 
 
-def test_positive_scalar_shape_check_runs_under_jit_value_check_does_not():
-  jax.jit(lambda x: _validate.positive_scalar("epsilon", x))(jnp.asarray(-1.0))
+def test_positive_scalar_shape_check_raises_under_jit_value_check_gives_nan():
+  assert np.isnan(jax.jit(lambda x: _validate.positive_scalar("epsilon", x))(jnp.asarray(-1.0)))
   with pytest.raises(ValueError, match=r"^epsilon must be a scalar"):
     jax.jit(lambda x: _validate.positive_scalar("epsilon", x))(jnp.ones(2))
 
@@ -264,12 +265,13 @@ def test_nonnegative_rejects_inf():
     _validate.nonnegative("counts", np.array([INF]))
 
 
-def test_value_checks_are_skipped_under_vmap_and_grad():
-  x = jnp.array([[-1.0, jnp.nan]])
+def test_value_checks_give_nan_under_vmap_and_grad():
+  x = jnp.array([[-1.0, 2.0]])
   out = jax.vmap(lambda v: _validate.nonnegative("counts", v))(x)
-  np.testing.assert_array_equal(out, x)  # passed through unchecked, unchanged
-  g = jax.grad(lambda v: _validate.positive("counts", v).sum())(jnp.array([-1.0]))
-  np.testing.assert_array_equal(g, [1.0])
+  assert np.isnan(np.asarray(out)).all()
+  value, g = jax.value_and_grad(lambda v: _validate.positive("counts", v).sum())(jnp.array([-1.0]))
+  assert np.isnan(value)  # the value is NaN; the gradient of the NaN branch is 0, not NaN
+  np.testing.assert_array_equal(g, [0.0])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -353,10 +355,15 @@ def test_probabilities_rejects_scalar():
     _validate.probabilities("p", 1.0)
 
 
-def test_probabilities_value_checks_are_skipped_under_jit():
-  p = jnp.array([0.5, 0.6])
-  out = jax.jit(lambda v: _validate.probabilities("p", v))(p)
-  np.testing.assert_array_equal(out, p)
+@pytest.mark.parametrize("p", [[0.5, 0.6], [1.5, -0.5], [0.5, jnp.nan]])
+def test_probabilities_under_jit_give_nan_for_values_that_are_not_a_distribution(p):
+  out = jax.jit(lambda v: _validate.probabilities("p", v))(jnp.array(p))
+  assert np.isnan(np.asarray(out)).all()
+
+
+def test_probabilities_under_jit_pass_a_distribution_unchanged():
+  p = jnp.array([[0.25, 0.75], [1.0, 0.0]])
+  np.testing.assert_array_equal(jax.jit(lambda v: _validate.probabilities("p", v))(p), p)
 
 
 def test_probabilities_rank_check_runs_under_jit():
@@ -406,10 +413,15 @@ def test_logits_rejects_scalar():
     _validate.logits("scores", 0.0)
 
 
-def test_logits_value_checks_are_skipped_under_jit():
-  x = jnp.array([jnp.inf, -jnp.inf])
-  out = jax.jit(lambda v: _validate.logits("scores", v))(x)
-  np.testing.assert_array_equal(out, x)
+@pytest.mark.parametrize("x", [[jnp.inf, 0.0], [jnp.nan, 0.0], [-jnp.inf, -jnp.inf]])
+def test_logits_under_jit_give_nan_for_invalid_logits(x):
+  out = jax.jit(lambda v: _validate.logits("scores", v))(jnp.array(x))
+  assert np.isnan(np.asarray(out)).all()
+
+
+def test_logits_under_jit_pass_minus_inf_entries_unchanged():
+  x = jnp.array([0.0, -jnp.inf])
+  np.testing.assert_array_equal(jax.jit(lambda v: _validate.logits("scores", v))(x), x)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -550,10 +562,16 @@ def test_covariance_rejects_nan_and_inf(bad, match):
     _validate.covariance("sigma", np.array([[1.0, bad], [bad, 1.0]]))
 
 
-def test_covariance_value_checks_are_skipped_under_jit():
-  cov = jnp.array([[1.0, 2.0], [0.0, -1.0]])
-  out = jax.jit(lambda c: _validate.covariance("sigma", c))(cov)
-  np.testing.assert_array_equal(out, cov)
+@pytest.mark.parametrize("cov", [[[1.0, 2.0], [0.0, 1.0]], [[-1.0, 0.0], [0.0, 1.0]],
+                                 [[1.0, jnp.inf], [jnp.inf, 1.0]]])
+def test_covariance_under_jit_gives_nan_when_asymmetric_non_finite_or_with_a_bad_diagonal(cov):
+  out = jax.jit(lambda c: _validate.covariance("sigma", c))(jnp.array(cov))
+  assert np.isnan(np.asarray(out)).all()
+
+
+def test_covariance_under_jit_passes_a_positive_definite_matrix_unchanged():
+  cov = jnp.array([[2.0, 0.5], [0.5, 1.0]])
+  np.testing.assert_array_equal(jax.jit(lambda c: _validate.covariance("sigma", c))(cov), cov)
 
 
 def test_covariance_shape_check_runs_under_jit():
@@ -572,3 +590,63 @@ def test_squares_overflow_at_the_dtype_range():
   assert _validate.squares_overflow(1e20, np.float32)
   assert not _validate.squares_overflow(1e20, np.float64, 4)
   assert _validate.squares_overflow(1e160, np.float64)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Traced checks: NaN, checkify mode, kernels.
+
+
+def test_traced_check_nan_is_per_vmapped_example_and_gradients_pass_through():
+  f = jax.vmap(lambda v: _validate.positive("h", v))
+  out = np.asarray(f(jnp.array([[1.0, 2.0], [-1.0, 2.0]])))
+  np.testing.assert_array_equal(out[0], [1.0, 2.0])
+  assert np.isnan(out[1]).all()
+  g = jax.grad(lambda v: jnp.sum(_validate.positive("h", v) ** 2))(jnp.array([1.0, 3.0]))
+  np.testing.assert_allclose(g, [2.0, 6.0])
+
+
+def test_traced_checks_leave_integer_tracers_alone():
+  out = jax.jit(lambda v: _validate.finite("k", v))(jnp.array([1, 2]))
+  assert out.dtype == jnp.int32 and out.tolist() == [1, 2]
+
+
+def test_bool_dtype_is_a_type_error_under_jit_too():
+  with pytest.raises(TypeError, match=r"^mask must be a real numeric array, got dtype bool"):
+    jax.jit(lambda v: _validate.finite("mask", v))(jnp.array([True]))
+
+
+def test_checkify_mode_emits_the_named_message():
+  from jax.experimental import checkify
+
+  def f(v):
+    with _validate.checking("checkify"):
+      return _validate.positive("bandwidth", v)
+
+  err, out = jax.jit(checkify.checkify(f))(jnp.array([-1.0]))
+  assert np.isnan(out).all()
+  assert "bandwidth must be positive and finite" in err.get()
+  err, _ = jax.jit(checkify.checkify(f))(jnp.array([1.0]))
+  assert err.get() is None
+
+
+def test_a_kernel_traces_without_checks_so_one_cache_entry_serves_both_modes():
+  from jax.experimental import checkify
+
+  @jax.jit
+  @_validate.kernel
+  def inner(v):
+    return _validate.positive("v", v) + 1.0
+
+  def checked(v):
+    with _validate.checking("checkify"):
+      return inner(v)
+
+  err, out = checkify.checkify(checked)(jnp.array([-1.0]))  # traced first in checkify mode
+  assert err.get() is None and float(out[0]) == 0.0  # the kernel trusts its input
+  assert float(inner(jnp.array([-1.0]))[0]) == 0.0  # and the cached trace runs unchecked
+
+
+def test_checking_rejects_an_unknown_mode():
+  with pytest.raises(ValueError, match=r"^mode must be 'nan', 'checkify' or 'off', got 'loud'"):
+    with _validate.checking("loud"):
+      pass

@@ -92,6 +92,7 @@ def _check_log_probs(x: ArrayLike, *, axis: int, where: ArrayLike | None, logits
                      name: str) -> None:
   """The input checks of :func:`normalized_log_probs`; value checks only on concrete inputs."""
   _validate.array(name, x)
+  # Traced, these only emit checked-mode checks: _log_probs itself gives NaN rows for bad inputs.
   if logits:
     _validate.logits(name, x, axis=axis)
   else:
@@ -165,7 +166,7 @@ def _compiled(check: Callable[..., None]) -> Callable[[Callable[..., Array]], Ca
   def decorate(fn: Callable[..., Array]) -> Callable[..., Array]:
     signature = inspect.signature(fn)
     static = tuple(a for a in _STATIC_TYPES if a in signature.parameters)
-    jitted = jax.jit(fn, static_argnames=static)
+    jitted = jax.jit(_validate.kernel(fn), static_argnames=static)
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Array:
@@ -616,7 +617,7 @@ def _power_sum(pair: _Pair, alpha: Array, axis: int) -> tuple[Array, Array, Arra
 def _check_order(name: str, alpha: ArrayLike, *, positive: bool) -> Array:
   if jnp.ndim(alpha) != 0:
     raise ValueError(f"{name} must be a scalar, got shape {jnp.shape(alpha)}.")
-  _validate.finite(name, alpha)
+  alpha = _validate.finite(name, alpha)
   if positive and _validate.is_concrete(alpha) and not float(alpha) > 0:
     raise ValueError(f"{name} must be > 0 for the Rényi divergence, got {float(alpha)!r}.")
   return jnp.asarray(alpha, dtype=jnp.result_type(float))

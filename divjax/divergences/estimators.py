@@ -141,8 +141,8 @@ def knn_kl_divergence(x: Array, y: Array, *, k: int = 1, chunk_size: int = 256) 
   n, d = np.shape(x)
   m = np.shape(y)[0]
   _validate.last_dim("y", y, d, what="the dimension d of x")
-  _validate.finite("x", x)
-  _validate.finite("y", y)
+  x = _validate.finite("x", x)
+  y = _validate.finite("y", y)
   k = _validate.integer("k", k, minimum=1)
   if k > n - 1:
     raise ValueError(
@@ -202,6 +202,7 @@ def _kth_smallest(log_dist: Array, k: int) -> Array:
 
 
 @functools.partial(jax.jit, static_argnames=("k", "chunk_size"))
+@_validate.kernel
 def _knn_kl_divergence(x: Array, y: Array, *, k: int,
                        chunk_size: int) -> tuple[Array, Array, Array]:
   """Jitted core of :func:`knn_kl_divergence`: (estimate, #rows without ρ, #rows without ν)."""
@@ -258,14 +259,13 @@ def _critic_values(t_p: Any, t_q: Any) -> tuple[Array, Array]:
     if np.shape(t)[-1] == 0:
       raise ValueError(f"{name} must hold at least one sample on its last axis, got shape "
                        f"{np.shape(t)}.")
-    _validate.finite(name, t)
   try:
     np.broadcast_shapes(np.shape(t_p)[:-1], np.shape(t_q)[:-1])
   except ValueError as err:
     raise ValueError(
         f"the leading (batch) axes of t_p {np.shape(t_p)} and t_q {np.shape(t_q)} do not "
         "broadcast.") from err
-  return _as_float(t_p), _as_float(t_q)
+  return _as_float(_validate.finite("t_p", t_p)), _as_float(_validate.finite("t_q", t_q))
 
 
 def _as_float(t: Any) -> Array:

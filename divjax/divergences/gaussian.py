@@ -87,16 +87,16 @@ def _gaussian_pair(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
   """Validates two Gaussians, promotes them to one float dtype and broadcasts the batch shapes."""
   mean_p, cov_p, mean_q, cov_q = (
       np.asarray(x) if isinstance(x, (list, tuple)) else x for x in (mean_p, cov_p, mean_q, cov_q))
+  mean_p, mean_q = _validate.finite("mean_p", mean_p), _validate.finite("mean_q", mean_q)
   for name, mean in (("mean_p", mean_p), ("mean_q", mean_q)):
-    _validate.finite(name, mean)
     if np.ndim(mean) == 0:
       raise ValueError(f"{name} must have shape [..., d], got a scalar.")
   d = np.shape(mean_p)[-1]
   if d == 0:
     raise ValueError(f"mean_p must have a non-empty last dimension d, got shape {np.shape(mean_p)}.")
   _validate.last_dim("mean_q", mean_q, d, what="the dimension d of mean_p")
-  _validate.covariance("cov_p", cov_p, d)
-  _validate.covariance("cov_q", cov_q, d)
+  cov_p = _validate.covariance("cov_p", cov_p, d)
+  cov_q = _validate.covariance("cov_q", cov_q, d)
   batch_shapes = (np.shape(mean_p)[:-1], np.shape(cov_p)[:-2], np.shape(mean_q)[:-1],
                   np.shape(cov_q)[:-2])
   try:
@@ -293,7 +293,7 @@ def gaussian_renyi_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: Array
     >>> print(f"{float(dv.gaussian_renyi_divergence(zero, cov, one, cov, alpha=1.0)):.4f}")
     0.5000
   """
-  _validate.positive_scalar("alpha", alpha)
+  alpha = _validate.positive_scalar("alpha", alpha)
   g = _gaussian_pair(mean_p, cov_p, mean_q, cov_q)
   alpha = jnp.asarray(alpha, g.mean_p.dtype)
   # Eigenvalues λ of L_p⁻¹ Σ_q L_p⁻ᵀ: log det Σ_α − (1−α) log det Σ_p − α log det Σ_q

@@ -102,7 +102,7 @@ def critical_risk(eps: Array) -> Array:
     >>> print(np.round(np.asarray(expfam.critical_risk(jnp.array([0.05, 0.2]))), 4))
     [0.02 0.32]
   """
-  _validate.positive("eps", eps)
+  eps = _validate.positive("eps", eps)
   if _validate.is_concrete(eps) and np.any(np.asarray(eps) >= 0.5):
     raise ValueError(f"eps must be < 1/2 (the Bayes error is at most 1/2), got {eps!r}.")
   eps = jnp.asarray(eps, dtype=jnp.result_type(float))
@@ -201,7 +201,7 @@ def mardia_kurtosis(x: Array) -> Array:
     4.0000
   """
   _validate.ndim("x", x, 2)
-  _validate.finite("x", x)
+  x = _validate.finite("x", x)
   n, d = np.shape(x)
   if n <= d:
     raise ValueError(f"x needs more rows than columns (n > d) for a non-singular covariance, got "
@@ -310,7 +310,7 @@ def compress_normal_model(x: Array, eps: float) -> list[CompressionStep]:
     Sheena, arXiv:2105.08947, §3 (model compression); Mardia, Biometrika 57, 1970.
   """
   _validate.ndim("x", x, 2)
-  _validate.finite("x", x)
+  x = _validate.finite("x", x)
   x = np.asarray(x, dtype=np.float64)
   n, d = x.shape
   if n <= d:

@@ -192,7 +192,7 @@ def target_moments(family: ExponentialFamily, target: Any) -> Moments:
 
 def _check_samples(family: ExponentialFamily, samples: Any, name: str = "samples") -> Array:
   _validate.array(name, samples)
-  _validate.finite(name, samples)
+  samples = _validate.finite(name, samples)
   shape = np.shape(samples)
   want = 1 + len(family.event_shape)
   if len(shape) != want or tuple(shape[1:]) != tuple(family.event_shape):
@@ -213,6 +213,7 @@ def _check_samples(family: ExponentialFamily, samples: Any, name: str = "samples
 
 
 @functools.partial(jax.jit, static_argnames=("max_iters", "tol"))
+@_validate.kernel
 def _newton(family: ExponentialFamily, eta: Array, theta0: Array, *, max_iters: int,
             tol: float) -> ProjectionResult:
   psi = family.log_partition

@@ -264,7 +264,7 @@ def exact_risk_categorical(probs, n: int) -> tuple[float, float]:
     0.01031 2.0e-10
   """
   probs = np.asarray(probs, np.float64)
-  _validate.probabilities("probs", probs)
+  probs = _validate.probabilities("probs", probs)
   k = len(probs)
   counts = np.array(list(_compositions(n, k)), dtype=np.float64)
   logpmf = stats.multinomial.logpmf(counts, n, probs)

@@ -70,7 +70,7 @@ def init_state(game: PreferenceGame, log_pi0: Array | None = None) -> SolverStat
   if log_pi0 is None:
     log_pi = game.log_ref
   else:
-    _validate.finite("log_pi0", log_pi0)
+    log_pi0 = _validate.finite("log_pi0", log_pi0)
     _validate.last_dim("log_pi0", log_pi0, game.preference.shape[-1], what="one logit per action")
     log_pi = jax.nn.log_softmax(jnp.asarray(log_pi0, game.log_ref.dtype))
   return SolverState(log_pi, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
@@ -123,14 +123,17 @@ def prox_step(game: PreferenceGame, log_anchor: Array, win: Array, lam: Array) -
   return jax.nn.log_softmax((1.0 - lam) * log_anchor + lam * game.log_ref + (lam / game.beta) * win)
 
 
-def concrete_positive(name: str, x: Any) -> None:
-  _validate.positive(name, x)
+def concrete_positive(name: str, x: Any) -> Any:
+  """``x`` must be finite and > 0: a named error when concrete, NaN (and a checked-mode check) traced."""
+  return _validate.positive(name, x)
 
 
-def check_step_below_inverse_beta(game: PreferenceGame, step_size: Any) -> None:
-  """``step_size`` must be > 0 with ``step_size * beta < 1`` (checked on concrete values only)."""
-  _validate.positive("step_size", step_size)
+def check_step_below_inverse_beta(game: PreferenceGame, step_size: Any) -> Any:
+  """``step_size`` must be > 0 with ``step_size * beta < 1``; returns it (NaN traced if not)."""
+  step_size = _validate.positive("step_size", step_size)
   if _validate.is_concrete((step_size, game.beta)):
     prod = np.asarray(step_size) * np.asarray(game.beta)
     if not (prod < 1.0).all():
       raise ValueError(f"step_size must satisfy step_size * beta < 1, got {prod!r}.")
+  return _validate.traced_check(step_size, lambda eta: jnp.all(eta * game.beta < 1.0),
+                                "step_size must satisfy step_size * beta < 1.")

@@ -294,7 +294,7 @@ def update(key: Array, game: PreferenceGame, state: ApproxState, *, apply_fn: Ca
     >>> print(np.round(np.asarray(jax.nn.softmax(apply_fn(state.params))), 4))
     [0.5498 0.4502]
   """
-  _solver.concrete_positive("step_size", step_size)
+  step_size = _solver.concrete_positive("step_size", step_size)
   if _validate.is_concrete(inner_steps):
     inner_steps = _validate.integer("inner_steps", int(inner_steps) if hasattr(inner_steps, "dtype")
                                     else inner_steps, minimum=1)

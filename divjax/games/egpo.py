@@ -113,7 +113,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
     >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.queries))
     [0.5498 0.4502] 2
   """
-  _solver.check_step_below_inverse_beta(game, step_size)
+  step_size = _solver.check_step_below_inverse_beta(game, step_size)
   log_half = _step(game, state.log_pi, win_rates(game, state.log_pi), step_size)
   log_new = _step(game, state.log_pi, win_rates(game, log_half), step_size)
   return SolverState(log_new, state.step + 1, state.queries + QUERIES_PER_STEP)
@@ -140,7 +140,7 @@ def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Arra
     >>> print(np.round(np.exp(np.asarray(final.log_pi)), 4))
     [0.5744 0.4256]
   """
-  _solver.check_step_below_inverse_beta(game, step_size)
+  step_size = _solver.check_step_below_inverse_beta(game, step_size)
   step_size = jnp.asarray(step_size, game.log_ref.dtype)
   return _solver.run_scan(lambda s: update(game, s, step_size=step_size), game, init(game, log_pi0),
                           num_steps=num_steps, equilibrium=equilibrium, metrics=metrics)

@@ -124,7 +124,7 @@ def solve_equilibrium(game: PreferenceGame, *, tol: float | None = None, warm_st
   """
   max_warm_start_steps = _validate.integer("max_warm_start_steps", max_warm_start_steps, minimum=0)
   newton_steps = _validate.integer("newton_steps", newton_steps, minimum=0)
-  _validate.positive_scalar("warm_start_tol", warm_start_tol)
+  warm_start_tol = _validate.positive_scalar("warm_start_tol", warm_start_tol)
   eta = nash_mp.theory_step_size(game.beta)
   state0 = nash_mp.init(game)
 

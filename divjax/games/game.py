@@ -84,25 +84,31 @@ class PreferenceGame(NamedTuple):
     return self.preference.shape[-1]
 
 
-def _check(preference: ArrayLike, beta: ArrayLike, ref_logits: ArrayLike) -> None:
-  _validate.finite("preference", preference)
+def _check(preference: ArrayLike, beta: ArrayLike,
+           ref_logits: ArrayLike) -> tuple[ArrayLike, ArrayLike, ArrayLike]:
+  """Checks (P, β, ref_logits); returns them, NaN-poisoned where a traced check fails."""
+  preference = _validate.finite("preference", preference)
   _validate.ndim("preference", preference, 2)
   n = np.shape(preference)[0]
   if np.shape(preference) != (n, n):
     raise ValueError(f"preference must be square [n, n], got shape {np.shape(preference)}.")
-  _validate.positive_scalar("beta", beta)
-  _validate.finite("ref_logits", ref_logits)
+  beta = _validate.positive_scalar("beta", beta)
+  ref_logits = _validate.finite("ref_logits", ref_logits)
   _validate.ndim("ref_logits", ref_logits, 1)
   _validate.last_dim("ref_logits", ref_logits, n, what="one logit per action")
+  tol = 1e-6
   if _validate.is_concrete(preference):
     p = np.asarray(preference, dtype=np.float64)
-    tol = 1e-6
     if p.min() < 0.0 or p.max() > 1.0:
       raise ValueError(f"preference entries must lie in [0, 1], got range [{p.min():.3g}, {p.max():.3g}].")
     worst = float(np.max(np.abs(p + p.T - 1.0)))
     if worst > tol:
       raise ValueError(f"preference must satisfy P + P^T = 1 (P(y > y') + P(y' > y) = 1), but an entry "
                        f"is off by {worst:.3g}.")
+  preference = _validate.traced_check(
+      preference, lambda p: jnp.all((p >= 0.0) & (p <= 1.0)) & jnp.all(jnp.abs(p + p.T - 1.0) <= tol),
+      f"preference must have entries in [0, 1] and satisfy P + P^T = 1 (within {tol:g}).")
+  return preference, beta, ref_logits
 
 
 def preference_game(preference: ArrayLike, *, beta: ArrayLike,
@@ -138,7 +144,7 @@ def preference_game(preference: ArrayLike, *, beta: ArrayLike,
   if ref_logits is None:
     ref_logits = jnp.zeros(np.shape(preference)[-1:], dtype=jnp.result_type(preference, float))
   _validate.array("ref_logits", ref_logits)
-  _check(preference, beta, ref_logits)
+  preference, beta, ref_logits = _check(preference, beta, ref_logits)
   preference = jnp.asarray(preference)
   if not jnp.issubdtype(preference.dtype, jnp.floating):
     preference = preference.astype(jnp.result_type(float))
@@ -197,7 +203,7 @@ def uniform(key: Array, n: int, *, beta: ArrayLike, reference: str = "uniform") 
     True [0.5 0.5 0.5 0.5]
   """
   n = _validate.integer("n", n, minimum=2)
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   k_p, k_r = jax.random.split(key)
   dtype = _dtype()
   P = _from_skew(jax.random.uniform(k_p, (n, n), dtype), n)
@@ -231,7 +237,7 @@ def skew_sigmoid(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
     True [0.5 0.5 0.5 0.5]
   """
   n = _validate.integer("n", n, minimum=2)
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   k_p, k_r = jax.random.split(key)
   dtype = _dtype()
   g = scale * jax.random.normal(k_p, (n, n), dtype)
@@ -269,7 +275,7 @@ def bradley_terry(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
     True
   """
   n = _validate.integer("n", n, minimum=2)
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   k_p, k_r = jax.random.split(key)
   dtype = _dtype()
   r = scale * jax.random.normal(k_p, (n,), dtype)
@@ -309,7 +315,7 @@ def cyclic(key: Array, n: int, *, beta: ArrayLike, reference: str = "dirichlet")
   n = _validate.integer("n", n, minimum=3)
   if n % 2 == 0:
     raise ValueError(f"n must be odd for a cyclic tournament, got {n}.")
-  _validate.positive_scalar("beta", beta)
+  beta = _validate.positive_scalar("beta", beta)
   dtype = _dtype()
   d = (np.arange(n)[None, :] - np.arange(n)[:, None]) % n
   P = np.where(d == 0, 0.5, np.where(d <= (n - 1) // 2, 1.0, 0.0))
@@ -329,7 +335,7 @@ def _log_policy(game: PreferenceGame, log_pi: Any) -> Array:
   if log_pi.ndim < 1 or log_pi.shape[-1] != n:
     raise ValueError(f"log_pi must have shape [n] = [{n}] (one log-probability per response of the "
                      f"game), got {log_pi.shape}.")
-  _validate.logits("log_pi", log_pi)
+  log_pi = _validate.logits("log_pi", log_pi)
   return log_pi
 
 

@@ -84,7 +84,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
     >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.queries))  # σ(0.1)
     [0.525 0.475] 1
   """
-  _solver.concrete_positive("step_size", step_size)
+  step_size = _solver.concrete_positive("step_size", step_size)
   eb = step_size * game.beta
   logits = (state.log_pi + eb * game.log_ref + step_size * win_rates(game, state.log_pi)) / (1.0 + eb)
   return SolverState(jax.nn.log_softmax(logits), state.step + 1, state.queries + QUERIES_PER_STEP)
@@ -111,7 +111,7 @@ def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Arra
     >>> print(np.round(np.exp(np.asarray(final.log_pi)), 4), int(final.queries))
     [0.5744 0.4256] 60
   """
-  _solver.concrete_positive("step_size", step_size)
+  step_size = _solver.concrete_positive("step_size", step_size)
   step_size = jnp.asarray(step_size, game.log_ref.dtype)
   return _solver.run_scan(lambda s: update(game, s, step_size=step_size), game, init(game, log_pi0),
                           num_steps=num_steps, equilibrium=equilibrium, metrics=metrics)

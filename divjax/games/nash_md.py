@@ -90,7 +90,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
     >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.queries))  # σ(0.15)
     [0.5374 0.4626] 1
   """
-  _solver.check_step_below_inverse_beta(game, step_size)
+  step_size = _solver.check_step_below_inverse_beta(game, step_size)
   eb = step_size * game.beta
   log_mix = jax.nn.log_softmax((1.0 - eb) * state.log_pi + eb * game.log_ref)
   log_new = jax.nn.log_softmax(log_mix + step_size * win_rates(game, log_mix))
@@ -118,7 +118,7 @@ def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Arra
     >>> print(np.round(np.exp(np.asarray(final.log_pi)), 4), int(final.queries))
     [0.5744 0.4256] 60
   """
-  _solver.check_step_below_inverse_beta(game, step_size)
+  step_size = _solver.check_step_below_inverse_beta(game, step_size)
   step_size = jnp.asarray(step_size, game.log_ref.dtype)
   return _solver.run_scan(lambda s: update(game, s, step_size=step_size), game, init(game, log_pi0),
                           num_steps=num_steps, equilibrium=equilibrium, metrics=metrics)

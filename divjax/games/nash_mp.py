@@ -116,7 +116,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
     >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.queries))
     [0.5498 0.4502] 2
   """
-  _solver.concrete_positive("step_size", step_size)
+  step_size = _solver.concrete_positive("step_size", step_size)
   lam = step_size / (1.0 + step_size)
   log_half = _solver.prox_step(game, state.log_pi, win_rates(game, state.log_pi), lam)
   log_new = _solver.prox_step(game, state.log_pi, win_rates(game, log_half), lam)
@@ -155,7 +155,7 @@ def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Arra
     >>> print(np.round(np.exp(np.asarray(final.log_pi)), 4), int(final.queries))
     [0.5744 0.4256] 60
   """
-  _solver.concrete_positive("step_size", step_size)
+  step_size = _solver.concrete_positive("step_size", step_size)
   step_size = jnp.asarray(step_size, game.log_ref.dtype)
   return _solver.run_scan(lambda s: update(game, s, step_size=step_size), game, init(game, log_pi0),
                           num_steps=num_steps, equilibrium=equilibrium, metrics=metrics)

@@ -78,7 +78,7 @@ ArrayLike = jax.typing.ArrayLike
 def _samples(name: str, x: ArrayLike) -> Array:
   """Validates samples and returns them as a float ``[n, d]`` array (``[n]`` → ``[n, 1]``)."""
   x = np.asarray(x) if isinstance(x, (list, tuple)) else x
-  _validate.finite(name, x)
+  x = _validate.finite(name, x)
   _validate.ndim(name, x, (1, 2))
   if np.shape(x)[0] == 0:
     raise ValueError(f"{name} must hold at least one sample, got shape {np.shape(x)}.")
@@ -88,7 +88,7 @@ def _samples(name: str, x: ArrayLike) -> Array:
 
 
 def _width(name: str, sigma: ArrayLike) -> Array:
-  _validate.positive_scalar(name, sigma)
+  sigma = _validate.positive_scalar(name, sigma)
   sigma = jnp.asarray(sigma)
   if _validate.is_concrete(sigma):
     dtype = jnp.result_type(sigma, float)
@@ -255,8 +255,8 @@ def cs_divergence_gaussian(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
   if kernel_width is not None:
     sigma = _width("kernel_width", kernel_width)
     d = np.shape(mean_p)[-1] if np.ndim(mean_p) else 1
-    _validate.covariance("cov_p", cov_p, d)
-    _validate.covariance("cov_q", cov_q, d)
+    cov_p = _validate.covariance("cov_p", cov_p, d)
+    cov_q = _validate.covariance("cov_q", cov_q, d)
     smooth = 0.5 * sigma**2 * jnp.eye(d)
     cov_p = jnp.asarray(cov_p) + smooth
     cov_q = jnp.asarray(cov_q) + smooth
@@ -476,7 +476,7 @@ def cs_qmi_gaussian(cov: ArrayLike, *, dim_x: int,
     >>> print(f"{float(ib.cs_qmi_gaussian(cov, dim_x=1, kernel_widths=(0.5, 0.5))):.4f}")
     0.0936
   """
-  _validate.covariance("cov", cov)
+  cov = _validate.covariance("cov", cov)
   d = np.shape(cov)[-1]
   dim_x = _validate.integer("dim_x", dim_x, minimum=1, maximum=d - 1)
   cov = jnp.asarray(cov)

@@ -129,13 +129,13 @@ def gaussian_ib_spectrum(cov_x: ArrayLike, cov_xy: ArrayLike, cov_y: ArrayLike) 
     >>> print(np.round(np.asarray(s.eigenvalues), 4))
     [0.19 0.75]
   """
-  _validate.covariance("cov_x", cov_x)
-  _validate.covariance("cov_y", cov_y)
+  cov_x = _validate.covariance("cov_x", cov_x)
+  cov_y = _validate.covariance("cov_y", cov_y)
   nx, ny = np.shape(cov_x)[-1], np.shape(cov_y)[-1]
   if np.shape(cov_xy) != (nx, ny):
     raise ValueError(f"cov_xy must have shape ({nx}, {ny}) to match cov_x and cov_y, got "
                      f"{np.shape(cov_xy)}.")
-  _validate.finite("cov_xy", cov_xy)
+  cov_xy = _validate.finite("cov_xy", cov_xy)
   if _validate.is_concrete((cov_x, cov_xy, cov_y)):
     joint = np.block([[np.asarray(cov_x, np.float64), np.asarray(cov_xy, np.float64)],
                       [np.asarray(cov_xy, np.float64).T, np.asarray(cov_y, np.float64)]])
@@ -208,7 +208,7 @@ def linear_encoder_information(spectrum: GaussianIBSpectrum, a: ArrayLike) -> tu
     >>> print(f"{float(i_tx):.4f} {float(i_ty):.4f}")
     0.6931 0.3264
   """
-  _validate.finite("a", a)
+  a = _validate.finite("a", a)
   _validate.ndim("a", a, 2)
   _validate.last_dim("a", a, spectrum.cov_x.shape[-1], what="n_x")
   a = jnp.asarray(a, dtype=jnp.result_type(a, spectrum.cov_x))
@@ -219,7 +219,7 @@ def linear_encoder_information(spectrum: GaussianIBSpectrum, a: ArrayLike) -> tu
 
 
 def _beta(beta: ArrayLike) -> Array:
-  _validate.not_nan("beta", beta)
+  beta = _validate.not_nan("beta", beta)
   if _validate.is_concrete(beta) and (np.asarray(beta) < 0).any():
     raise ValueError(f"beta must be >= 0, got {beta!r}.")
   return jnp.asarray(beta)
@@ -346,7 +346,7 @@ def ib_curve(spectrum: GaussianIBSpectrum, i_tx: ArrayLike) -> Array:
     >>> print(f"{float(ib.ib_curve(s, 60.0)):.4f}")
     0.9742
   """
-  _validate.nonnegative("i_tx", i_tx)
+  i_tx = _validate.nonnegative("i_tx", i_tx)
   i_tx = jnp.asarray(i_tx, dtype=jnp.result_type(i_tx, spectrum.cov_x))
   lam = spectrum.eigenvalues
   one_minus = 1.0 - lam

@@ -109,19 +109,21 @@ def _check_weights(weights: Sequence[ArrayLike], dim: int | None = None) -> tupl
   if len(weights) == 0:
     raise ValueError("weights must hold at least one hidden layer W_1.")
   prev = dim
+  checked = []
   for k, w in enumerate(weights):
     name = f"weights[{k}]"
-    _validate.finite(name, w)
+    w = _validate.finite(name, w)
+    checked.append(w)
     _validate.ndim(name, w, 2)
     if prev is not None and np.shape(w)[1] != prev:
       raise ValueError(f"{name} must have shape [d_{k + 1}, {prev}] to follow the previous layer "
                        f"(input dimension {prev}), got {np.shape(w)}.")
     prev = np.shape(w)[0]
-  return tuple(jnp.asarray(w) for w in weights)
+  return tuple(jnp.asarray(w) for w in checked)
 
 
 def _check_n(n: ArrayLike) -> ArrayLike:
-  _validate.finite("n", n)
+  n = _validate.finite("n", n)
   if np.ndim(n) != 0:
     raise ValueError(f"n must be a scalar sample size, got shape {np.shape(n)}.")
   if _validate.is_concrete(n) and not float(n) > 1:
@@ -130,22 +132,23 @@ def _check_n(n: ArrayLike) -> ArrayLike:
 
 
 def _check_instance(weights: Sequence[ArrayLike], mean: ArrayLike, n: ArrayLike,
-                    input_scale: ArrayLike) -> tuple[tuple[Array, ...], ArrayLike]:
-  """Checks (weights, μ, n, s) of the linear-Gaussian instance; returns the weights and n."""
-  _validate.finite("mean", mean)
+                    input_scale: ArrayLike) -> tuple[tuple[Array, ...], Array, ArrayLike, ArrayLike]:
+  """Checks (weights, μ, n, s) of the linear-Gaussian instance; returns them (NaN where traced bad)."""
+  mean = _validate.finite("mean", mean)
   _validate.ndim("mean", mean, 1)
   weights = _check_weights(weights, np.shape(mean)[0])
-  _validate.positive_scalar("input_scale", input_scale)
-  return weights, _check_n(n)
+  input_scale = _validate.positive_scalar("input_scale", input_scale)
+  return weights, mean, _check_n(n), input_scale
 
 
 def _check_rate(rate: ArrayLike) -> ArrayLike:
-  _validate.finite("rate", rate)
+  rate = _validate.finite("rate", rate)
   if _validate.is_concrete(rate):
     r = np.asarray(rate)
     if (r < 0).any() or (r > 1).any():
       raise ValueError(f"rate must be a drop probability in [0, 1], got {r.min()!r}..{r.max()!r}.")
-  return rate
+  return _validate.traced_check(rate, lambda r: jnp.all((r >= 0) & (r <= 1)),
+                                "rate must be a drop probability in [0, 1].")
 
 
 def _float(*xs: ArrayLike) -> tuple[Array, ...]:
@@ -209,10 +212,8 @@ def gaussian_w1_1d(mean_p: ArrayLike, std_p: ArrayLike, mean_q: ArrayLike,
     >>> print(f"{float(ib.gaussian_w1_1d(0.0, 1.0, 0.0, 2.0)):.4f}")
     0.7979
   """
-  for name, x in (("mean_p", mean_p), ("mean_q", mean_q)):
-    _validate.finite(name, x)
-  for name, x in (("std_p", std_p), ("std_q", std_q)):
-    _validate.nonnegative(name, x)
+  mean_p, mean_q = _validate.finite("mean_p", mean_p), _validate.finite("mean_q", mean_q)
+  std_p, std_q = _validate.nonnegative("std_p", std_p), _validate.nonnegative("std_q", std_q)
   _validate.broadcastable("mean_p", mean_p, "std_p", std_p)
   _validate.broadcastable("mean_q", mean_q, "std_q", std_q)
   mean_p, std_p, mean_q, std_q = _float(mean_p, std_p, mean_q, std_q)
@@ -363,16 +364,17 @@ def linear_gaussian_noisy_layer_kl(weights: Sequence[ArrayLike], noise_scales: A
   """
   weights = _check_weights(weights)
   n = _check_n(n)
-  _validate.positive("noise_scales", noise_scales)
+  noise_scales = _validate.positive("noise_scales", noise_scales)
   _validate.ndim("noise_scales", noise_scales, 1)
   if np.shape(noise_scales)[0] != len(weights):
     raise ValueError(f"noise_scales must have one entry per hidden layer ({len(weights)}), got "
                      f"shape {np.shape(noise_scales)}.")
-  _validate.positive_scalar("input_scale", input_scale)
+  input_scale = _validate.positive_scalar("input_scale", input_scale)
   return _noisy_layer_kl(tuple(weights), *_float(noise_scales, n, input_scale))
 
 
 @jax.jit
+@_validate.kernel
 def _noisy_layer_kl(weights: tuple[Array, ...], noise_scales: Array, n: Array, s: Array) -> Array:
   d = weights[0].shape[1]
   maps = _chain(weights, d)
@@ -441,13 +443,14 @@ def linear_gaussian_output_kl(key: Array, weights: Sequence[ArrayLike], mean: Ar
     >>> bool(0 < out < ib.linear_gaussian_layer_kl(weights, n=10)[-1])
     True
   """
-  weights, n = _check_instance(weights, mean, n, input_scale)
+  weights, mean, n, input_scale = _check_instance(weights, mean, n, input_scale)
   _validate.integer("num_samples", num_samples, minimum=2)
   _validate.integer("num_grid", num_grid, minimum=16)
   return _output_kl(key, tuple(weights), *_float(mean, n, input_scale), num_samples, num_grid)
 
 
 @jax.jit(static_argnums=(5, 6))
+@_validate.kernel
 def _output_kl(key: Array, weights: tuple[Array, ...], mean: Array, n: Array, s: Array,
                num_samples: int, num_grid: int) -> Array:
   a = _chain(weights, mean.shape[0])[-1].astype(mean.dtype)
@@ -524,7 +527,7 @@ def linear_gaussian_squared_loss_gap(weights: Sequence[ArrayLike], mean: ArrayLi
     >>> print(f"{float(gap):.4f}")
     -1.5000
   """
-  weights, n = _check_instance(weights, mean, n, input_scale)
+  weights, mean, n, input_scale = _check_instance(weights, mean, n, input_scale)
   mean, n, s = _float(mean, n, input_scale)
   d = mean.shape[0]
   a = _chain(weights, d)[-1].astype(mean.dtype)
@@ -643,12 +646,13 @@ def linear_gaussian_bounds(key: Array, weights: Sequence[ArrayLike], mean: Array
     >>> print(np.round(np.asarray(b.kl), 4), bool(b.kl_bound[0] >= abs(b.gap)))
     [0.1054 0.1054] True
   """
-  weights, n = _check_instance(weights, mean, n, input_scale)
+  weights, mean, n, input_scale = _check_instance(weights, mean, n, input_scale)
   _validate.integer("num_samples", num_samples, minimum=2)
   return _bounds(key, tuple(weights), *_float(mean, n, input_scale), num_samples)
 
 
 @jax.jit(static_argnums=(5,))
+@_validate.kernel
 def _bounds(key: Array, weights: tuple[Array, ...], mean: Array, n: Array, s: Array,
             num_samples: int) -> LayerwiseBounds:
   dtype = mean.dtype
@@ -747,8 +751,8 @@ def dropout_contraction(width: ArrayLike, *, rate: ArrayLike) -> Array:
     >>> print(f"{float(ib.dropout_contraction(2, rate=0.5)):.4f}")
     0.7500
   """
-  _validate.positive("width", width)
-  _check_rate(rate)
+  width = _validate.positive("width", width)
+  rate = _check_rate(rate)
   width, rate = _float(width, rate)
   return -jnp.expm1(width * _log_rate(rate))
 
@@ -789,10 +793,10 @@ def dropconnect_contraction(fan_in: ArrayLike, fan_out: ArrayLike, *, rate: Arra
     >>> print(f"{float(ib.dropconnect_contraction(2, 2, rate=0.5)):.4f}")
     0.9375
   """
-  _validate.positive("fan_in", fan_in)
-  _validate.positive("fan_out", fan_out)
+  fan_in = _validate.positive("fan_in", fan_in)
+  fan_out = _validate.positive("fan_out", fan_out)
   _validate.broadcastable("fan_in", fan_in, "fan_out", fan_out)
-  _check_rate(rate)
+  rate = _check_rate(rate)
   fan_in, fan_out, rate = _float(fan_in, fan_out, rate)
   return -jnp.expm1(fan_in * fan_out * _log_rate(rate))
 
@@ -830,9 +834,9 @@ def gaussian_noise_contraction(width: ArrayLike, *, bound: ArrayLike,
     >>> print(f"{float(ib.gaussian_noise_contraction(1, bound=1.0, noise_scale=1.0)):.4f}")
     0.6827
   """
-  _validate.positive("width", width)
-  _validate.positive("bound", bound)
-  _validate.positive("noise_scale", noise_scale)
+  width = _validate.positive("width", width)
+  bound = _validate.positive("bound", bound)
+  noise_scale = _validate.positive("noise_scale", noise_scale)
   width, bound, noise_scale = _float(width, bound, noise_scale)
   return jax.scipy.special.erf(bound * jnp.sqrt(width / 2.0) / noise_scale)
 
@@ -867,8 +871,8 @@ def contracted_kl_bound(kl: ArrayLike, etas: ArrayLike, *, axis: int = -1) -> Ar
     >>> print(np.round(np.asarray(ib.contracted_kl_bound(2.0, jnp.array([0.5, 0.5, 0.8]))), 4))
     [1.  0.5 0.4]
   """
-  _validate.nonnegative("kl", kl)
-  _validate.nonnegative("etas", etas)
+  kl = _validate.nonnegative("kl", kl)
+  etas = _validate.nonnegative("etas", etas)
   if _validate.is_concrete(etas) and (np.asarray(etas) > 1).any():
     raise ValueError("etas must be contraction coefficients in [0, 1].")
   kl, etas = _float(kl, etas)
@@ -903,7 +907,7 @@ def tv_contraction_coefficient(channel: ArrayLike) -> Array:
     >>> print(f"{float(ib.tv_contraction_coefficient(bsc)):.4f}")
     0.6000
   """
-  _validate.probabilities("channel", channel, axis=-1)
+  channel = _validate.probabilities("channel", channel, axis=-1)
   _validate.ndim("channel", channel, tuple(range(2, 8)))
   (channel,) = _float(channel)
   diff = jnp.abs(channel[..., :, None, :] - channel[..., None, :, :])
@@ -947,16 +951,17 @@ def kl_contraction_lower_bound(key: Array, channel: ArrayLike, *, num_restarts: 
     >>> print(f"{float(eta):.2f}")
     0.36
   """
-  _validate.probabilities("channel", channel, axis=-1)
+  channel = _validate.probabilities("channel", channel, axis=-1)
   _validate.ndim("channel", channel, 2)
   _validate.integer("num_restarts", num_restarts, minimum=1)
   _validate.integer("num_steps", num_steps, minimum=1)
-  _validate.positive_scalar("learning_rate", learning_rate)
+  learning_rate = _validate.positive_scalar("learning_rate", learning_rate)
   (channel,) = _float(channel)
   return _kl_ratio_search(key, channel, num_restarts, num_steps, learning_rate)
 
 
 @jax.jit(static_argnums=(2, 3, 4))
+@_validate.kernel
 def _kl_ratio_search(key: Array, channel: Array, num_restarts: int, num_steps: int,
                      learning_rate: float) -> Array:
   m = channel.shape[0]
@@ -1075,15 +1080,15 @@ def gibbs_generalization(losses: ArrayLike, data_probs: ArrayLike, *, gamma: Arr
     >>> print(f"{float(g.gen):.4f} {float(g.symmetrized_kl_information) / 2.0:.4f}")
     0.0684 0.0684
   """
-  _validate.finite("losses", losses)
+  losses = _validate.finite("losses", losses)
   _validate.ndim("losses", losses, 2)
-  _validate.probabilities("data_probs", data_probs)
+  data_probs = _validate.probabilities("data_probs", data_probs)
   _validate.ndim("data_probs", data_probs, 1)
   _validate.last_dim("data_probs", data_probs, np.shape(losses)[1], what="losses.shape[1] outcomes")
-  _validate.positive_scalar("gamma", gamma)
+  gamma = _validate.positive_scalar("gamma", gamma)
   n = _validate.integer("n", n, minimum=1)
   if prior_logits is not None:
-    _validate.logits("prior_logits", prior_logits)
+    prior_logits = _validate.logits("prior_logits", prior_logits)
     _validate.ndim("prior_logits", prior_logits, 1)
     _validate.last_dim("prior_logits", prior_logits, np.shape(losses)[0],
                        what="one entry per hypothesis")
@@ -1093,6 +1098,7 @@ def gibbs_generalization(losses: ArrayLike, data_probs: ArrayLike, *, gamma: Arr
 
 
 @jax.jit(static_argnums=(4,))
+@_validate.kernel
 def _gibbs(losses: Array, data_probs: Array, gamma: Array, prior_logits: Array,
            n: int) -> GibbsGeneralization:
   counts = jnp.asarray(_compositions(n, losses.shape[1]), losses.dtype)     # [T, k]

@@ -74,7 +74,7 @@ class IBLossInfo(NamedTuple):
 
 
 def _beta(beta: ArrayLike) -> Array:
-  _validate.not_nan("beta", beta)
+  beta = _validate.not_nan("beta", beta)
   if np.ndim(beta) != 0:
     raise ValueError(f"beta must be a scalar, got shape {np.shape(beta)}.")
   if _validate.is_concrete(beta) and float(np.asarray(beta)) < 0:
@@ -111,8 +111,8 @@ def diagonal_gaussian_kl_to_standard_normal(mean: ArrayLike, log_var: ArrayLike)
     >>> print(np.round(np.asarray(ib.diagonal_gaussian_kl_to_standard_normal(mean, log_var)), 4))
     [0.5    0.1534]
   """
-  _validate.finite("mean", mean)
-  _validate.finite("log_var", log_var)
+  mean = _validate.finite("mean", mean)
+  log_var = _validate.finite("log_var", log_var)
   _validate.broadcastable("mean", mean, "log_var", log_var)
   mean, log_var = jnp.asarray(mean), jnp.asarray(log_var)
   return 0.5 * jnp.sum(mean**2 + jnp.expm1(log_var) - log_var, axis=-1)

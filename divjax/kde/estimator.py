@@ -70,45 +70,48 @@ _HIGHEST = jax.lax.Precision.HIGHEST
 # Argument checks and whitening.
 
 
-def _check_points(x: Any, data: Any, bandwidth: Any, weights: Any) -> None:
+def _check_points(x: Any, data: Any, bandwidth: Any, weights: Any) -> tuple[Any, Any, Any, Any]:
+  """Checks (x, data, bandwidth, weights); returns them, NaN-poisoned where a traced check fails."""
   _validate.array("data", data)
   _validate.ndim("data", data, 2)
   if np.shape(data)[0] == 0:
     raise ValueError("data is empty: a KDE needs at least one data point (shape [n >= 1, d]).")
   if np.shape(data)[1] == 0:
     raise ValueError("data must have at least one dimension, got shape [n, 0].")
-  _validate.finite("data", data)
+  data = _validate.finite("data", data)
   d = np.shape(data)[1]
   if x is not None:
     _validate.array("x", x)
     _validate.ndim("x", x, 2)
     _validate.last_dim("x", x, d, what="the data dimension")
-    _validate.finite("x", x)
-  _check_bandwidth(bandwidth, d)
+    x = _validate.finite("x", x)
+  bandwidth = _check_bandwidth(bandwidth, d)
   if weights is not None:
     _validate.ndim("weights", weights, 1)
-    _validate.finite("weights", weights)
+    weights = _validate.finite("weights", weights)
     if np.shape(weights)[0] != np.shape(data)[0]:
       raise ValueError(f"weights must have shape [{np.shape(data)[0]}] (one per data point), got "
                        f"{np.shape(weights)}.")
-    _validate.nonnegative("weights", weights)
+    weights = _validate.nonnegative("weights", weights)
     if _validate.is_concrete(weights) and not np.asarray(weights).sum() > 0:
       raise ValueError("weights must not all be zero.")
+  return x, data, bandwidth, weights
 
 
-def _check_bandwidth(bandwidth: Any, d: int) -> None:
+def _check_bandwidth(bandwidth: Any, d: int) -> Any:
   _validate.array("bandwidth", bandwidth)
   nd = np.ndim(bandwidth)
   if nd == 0:
-    _validate.positive("bandwidth", bandwidth)
+    bandwidth = _validate.positive("bandwidth", bandwidth)
   elif nd == 1:
     _validate.last_dim("bandwidth", bandwidth, d, what="per-dimension bandwidths")
-    _validate.positive("bandwidth", bandwidth)
+    bandwidth = _validate.positive("bandwidth", bandwidth)
   elif nd == 2:
-    _validate.covariance("bandwidth", bandwidth, d)
+    bandwidth = _validate.covariance("bandwidth", bandwidth, d)
   else:
     raise ValueError(f"bandwidth must be a scalar, a [d] vector or a [d, d] covariance, got shape "
                      f"{np.shape(bandwidth)}.")
+  return bandwidth
 
 
 def _dtype(*arrays: Any) -> Any:
@@ -186,6 +189,7 @@ def _sizes(m: int, n: int, chunk_size: int | None, block_size: int | None) -> tu
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_size", "block_size", "exclude_self", "second"))
+@_validate.kernel
 def _kernel_logsumexp(xw: jax.Array, yw: jax.Array, log_w: jax.Array, *, chunk_size: int | None,
                       block_size: int | None, exclude_self: bool = False,
                       second: bool = False) -> tuple[jax.Array, jax.Array | None]:
@@ -286,7 +290,7 @@ def log_density(x: jax.Array, data: jax.Array, bandwidth: jax.Array | float, *,
   References:
     Biroli & Mézard, arXiv:2408.05807; Silverman (1986).
   """
-  _check_points(x, data, bandwidth, weights)
+  x, data, bandwidth, weights = _check_points(x, data, bandwidth, weights)
   xw, yw, logdet = _whiten(x, data, bandwidth)
   log_w = _log_weights(weights, yw.shape[0], yw.dtype)
   lse, _ = _kernel_logsumexp(xw, yw, log_w, chunk_size=chunk_size, block_size=block_size)
@@ -325,7 +329,7 @@ def loo_log_likelihood(data: jax.Array, bandwidth: jax.Array | float, *,
   References:
     Duin (1976); Silverman (1986) §3.4.4.
   """
-  _check_points(None, data, bandwidth, weights)
+  _, data, bandwidth, weights = _check_points(None, data, bandwidth, weights)
   if np.shape(data)[0] < 2:
     raise ValueError(f"data needs at least 2 points for a leave-one-out likelihood, got "
                      f"{np.shape(data)[0]}.")
@@ -373,7 +377,7 @@ def participation_ratio(x: jax.Array, data: jax.Array, bandwidth: jax.Array | fl
   References:
     Biroli & Mézard, arXiv:2408.05807; B. Derrida, *Random-energy model*, PRB 24 (1981).
   """
-  _check_points(x, data, bandwidth, weights)
+  x, data, bandwidth, weights = _check_points(x, data, bandwidth, weights)
   xw, yw, _ = _whiten(x, data, bandwidth)
   log_w = _log_weights(weights, yw.shape[0], yw.dtype)
   lse1, lse2 = _kernel_logsumexp(xw, yw, log_w, chunk_size=chunk_size, block_size=block_size,

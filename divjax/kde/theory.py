@@ -140,6 +140,7 @@ def _bisect_log(fn, target, lo: float, hi: float):
 
 
 @jax.jit
+@_validate.kernel
 def _g_star_solve(alpha):
   return _bisect_log(tilted_log_count, alpha, 1e-12, 1e12)
 
@@ -183,7 +184,7 @@ def g_star(alpha: jax.Array) -> jax.Array:
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("alpha", alpha)
+  alpha = _validate.positive("alpha", alpha)
   return _g_star(_float(alpha))
 
 
@@ -212,7 +213,7 @@ def h_g(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("sigma", sigma)
+  sigma = _validate.positive("sigma", sigma)
   return sigma / jnp.sqrt(g_star(alpha))
 
 
@@ -284,8 +285,8 @@ def h_var(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
     Biroli & Mézard, arXiv:2408.05807; Bovier, Kurkova & Löwe, Ann. Probab. 30 (2002); the
     derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("alpha", alpha)
-  _validate.positive("sigma", sigma)
+  alpha = _validate.positive("alpha", alpha)
+  sigma = _validate.positive("sigma", sigma)
   return sigma / jnp.sqrt(_h_var_solve(_float(alpha)))
 
 
@@ -294,6 +295,7 @@ def _variance_excess(G):
 
 
 @jax.jit
+@_validate.kernel
 def _h_var_solve(alpha):
   return _bisect_log(_variance_excess, alpha, 1e-12, 1e12)
 
@@ -324,7 +326,7 @@ def stable_index(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) -> j
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("h", h)
+  h = _validate.positive("h", h)
   return (h / h_g(alpha, sigma=sigma))**2
 
 
@@ -354,7 +356,7 @@ def u_min(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("sigma", sigma)
+  sigma = _validate.positive("sigma", sigma)
   q = 1.0 / (1.0 + g_star(alpha))
   return sigma**2 * (q + q * q)
 
@@ -446,8 +448,8 @@ def log_likelihood(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) ->
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("h", h)
-  _validate.positive("sigma", sigma)
+  h = _validate.positive("h", h)
+  sigma = _validate.positive("sigma", sigma)
   h = _float(h)
   s2 = jnp.asarray(sigma, h.dtype)**2
   annealed = -0.5 * jnp.log(2.0 * jnp.pi * (s2 + h * h)) - 0.5 * s2 / (s2 + h * h)
@@ -516,7 +518,7 @@ def fluctuation_rate(h: jax.Array, alpha: jax.Array) -> jax.Array:
     Biroli & Mézard, arXiv:2408.05807; Bovier, Kurkova & Löwe, Ann. Probab. 30 (2002); the
     derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("h", h)
+  h = _validate.positive("h", h)
   h = _float(h)
   G = 1.0 / (h * h)
   lam1, lam2 = _cumulant(G, 1.0), _cumulant(2.0 * G, 1.0)
@@ -584,14 +586,15 @@ def general_thresholds(alpha: jax.Array, variances: jax.Array) -> GeneralThresho
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("alpha", alpha)
+  alpha = _validate.positive("alpha", alpha)
   _validate.ndim("variances", variances, 1)
-  _validate.positive("variances", variances)
+  variances = _validate.positive("variances", variances)
   v = _float(variances)
   return _general_thresholds(jnp.asarray(alpha, v.dtype), v)
 
 
 @jax.jit
+@_validate.kernel
 def _general_thresholds(alpha, v):
   mean_s = lambda c: jnp.mean(tilted_log_count(c[..., None] * v), axis=-1)
   c = _bisect_log(mean_s, alpha, 1e-12 / jnp.max(v), 1e12 / jnp.min(v))
@@ -630,7 +633,7 @@ def general_log_likelihood(h: jax.Array, alpha: jax.Array, variances: jax.Array)
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("h", h)
+  h = _validate.positive("h", h)
   th = general_thresholds(alpha, variances)
   h = _float(h)
   v = jnp.asarray(variances, h.dtype)
@@ -782,6 +785,7 @@ class FiniteDPrediction(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=("num_terms", "num_grid", "num_tau"))
+@_validate.kernel
 def _finite_d_at_r2(h, r2, n, d, *, num_terms: int, num_grid: int, num_tau: int):
   """E ln Z and E Y at fixed |x|² = r2 for one bandwidth h (float64; n and d traced)."""
   # Grid in D = |x − y|² ~ noncentral χ²(d, r2); midpoint rule on [0, D_max].
@@ -823,6 +827,7 @@ def _finite_d_at_r2(h, r2, n, d, *, num_terms: int, num_grid: int, num_tau: int)
 
 
 @functools.partial(jax.jit, static_argnames=("num_terms", "num_grid", "num_tau"))
+@_validate.kernel
 def _finite_d_grid(h, r2, n, d, *, num_terms: int, num_grid: int, num_tau: int):
   # lax.map, not vmap: each (h, r²) pair holds a [num_tau, num_grid] array.
   fn = functools.partial(_finite_d_at_r2.__wrapped__, num_terms=num_terms, num_grid=num_grid,
@@ -876,7 +881,7 @@ def finite_d_prediction(h: jax.Array, *, n: int, d: int, num_nodes: int = 5,
   """
   n = _validate.integer("n", n, minimum=1)
   d = _validate.integer("d", d, minimum=1)
-  _validate.positive("h", h)
+  h = _validate.positive("h", h)
   nodes, weights = gauss_laguerre(num_nodes, 0.5 * d - 1.0)
   r2 = 2.0 * nodes
   if num_terms is None:
@@ -932,7 +937,7 @@ def clt_relative_sd(h: jax.Array, *, n: int, d: int, r2: jax.Array) -> jax.Array
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  _validate.positive("h", h)
+  h = _validate.positive("h", h)
   h = _float(h)
   log_m = lambda k: -0.5 * d * jnp.log1p(k / (h * h)) - k * r2 / (2.0 * (h * h + k))
   ratio = jnp.exp(log_m(2.0) - 2.0 * log_m(1.0))  # E w² / (E w)²

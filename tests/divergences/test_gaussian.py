@@ -400,7 +400,7 @@ def test_batched_eager_jit_and_vmap_match_python_loop(name):
 
 
 def test_non_positive_definite_covariance_under_jit_gives_nan():
-  # Validation is skipped for tracers; the failed Cholesky shows up as NaN (documented).
+  # Traced, the value checks give NaN instead of raising (documented); so does the failed Cholesky.
   args = _f32(MEAN_P, np.diag([1.0, -1.0]), MEAN_Q, COV_Q)
   assert np.isnan(KL(*args))
   assert np.isnan(RENYI(*args, alpha=2.0))  # NaN, not the +inf of a non-positive-definite Σ_α
@@ -408,19 +408,29 @@ def test_non_positive_definite_covariance_under_jit_gives_nan():
 
 # ---------------------------------------------------------------------------------------------------
 # Gradients (float64, central differences vs reverse mode, check_grads' float64 default tolerances).
-# jit skips validation, so check_grads' non-symmetric covariance perturbations are accepted (only the
-# symmetric part of a covariance is used).
+# check_grads perturbs covariances in non-symmetric directions, and a traced non-symmetric
+# covariance gives NaN (the traced validation), so the functions are differentiated through a
+# symmetrisation: the gradient of f(m_p, sym(Σ_p), m_q, sym(Σ_q)).
+
+
+def _sym(c):
+  return 0.5 * (c + jnp.swapaxes(c, -1, -2))
+
+
+def _on_symmetric(f):
+  return lambda mp, cp, mq, cq, *rest: f(mp, _sym(cp), mq, _sym(cq), *rest)
 
 
 @pytest.mark.parametrize("name", ["kl", "bhattacharyya", "cauchy_schwarz"])
 def test_gradients_match_finite_differences(name):
   with jax.enable_x64(True):
-    check_grads(jax.jit(FUNCTIONS[name]), PAIR, order=1, modes=["rev"])
+    check_grads(jax.jit(_on_symmetric(FUNCTIONS[name])), PAIR, order=1, modes=["rev"])
 
 
 def test_renyi_gradients_match_finite_differences():
   # Gradients with respect to the means, the covariances and α, for α < 1 and α > 1.
-  renyi = jax.jit(lambda mp, cp, mq, cq, alpha: G.gaussian_renyi_divergence(mp, cp, mq, cq, alpha=alpha))
+  renyi = jax.jit(_on_symmetric(
+      lambda mp, cp, mq, cq, alpha: G.gaussian_renyi_divergence(mp, cp, mq, cq, alpha=alpha)))
   with jax.enable_x64(True):
     for alpha in [0.5, 2.0]:
       check_grads(renyi, PAIR + (alpha,), order=1, modes=["rev"])
@@ -431,7 +441,8 @@ def test_w2_gradients_match_finite_differences_at_repeated_eigenvalues():
   # derivatives are undefined; the trace of its square root is still smooth.
   args = (np.zeros(3), np.eye(3), np.full(3, 0.5), 2.0 * np.eye(3))
   with jax.enable_x64(True):
-    check_grads(jax.jit(G.gaussian_squared_wasserstein2), args, order=1, modes=["rev"])
+    check_grads(jax.jit(_on_symmetric(G.gaussian_squared_wasserstein2)), args, order=1,
+                modes=["rev"])
 
 
 # ---------------------------------------------------------------------------------------------------
