@@ -51,6 +51,9 @@ __all__ = [
     "traced_check",
     "kernel",
     "checking",
+    "guarded",
+    "interval",
+    "as_array",
 ]
 
 #: Default tolerance on |sum(p) - 1| for probability vectors (float32-friendly).
@@ -99,6 +102,40 @@ def kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
   return wrapper
 
 
+# The failed-check flags of the public function being traced (see :func:`guarded`), or None.
+_GUARD: contextvars.ContextVar[list | None] = contextvars.ContextVar("divjax_guard", default=None)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+  """Makes every floating output of ``fn`` NaN when a traced value check inside it failed.
+
+  Poisoning an argument (:func:`traced_check`) does not always reach the output: a NaN can vanish
+  through ``where``, ``max`` or a comparison. Under this decorator each traced check also records
+  its verdict, and the outputs are ``where(all checks passed, out, NaN)`` — per example under
+  ``vmap``. Concrete calls and unchecked traces are unchanged (no check, no cost).
+  """
+  @functools.wraps(fn)
+  def wrapper(*args: Any, **kwargs: Any) -> Any:
+    flags: list = []
+    token = _GUARD.set(flags)
+    try:
+      out = fn(*args, **kwargs)
+    finally:
+      _GUARD.reset(token)
+    if not flags:
+      return out
+    good = functools.reduce(jnp.logical_and, flags)
+
+    def guard(leaf: Any) -> Any:
+      if isinstance(leaf, (jax.Array, np.ndarray, float)) and jnp.issubdtype(
+          jnp.result_type(leaf), jnp.inexact):
+        return jnp.where(good, leaf, jnp.nan)
+      return leaf
+
+    return jax.tree_util.tree_map(guard, out)
+  return wrapper
+
+
 def traced_check(x: Any, ok: Callable[[Any], Any], message: str) -> Any:
   """The traced half of a value check: ``x`` where ``ok(x)`` holds, NaN everywhere otherwise.
 
@@ -113,6 +150,9 @@ def traced_check(x: Any, ok: Callable[[Any], Any], message: str) -> Any:
   if not jnp.issubdtype(x.dtype, jnp.inexact):
     return x
   good = ok(jax.lax.stop_gradient(x))
+  flags = _GUARD.get()
+  if flags is not None:
+    flags.append(good)
   if mode == "checkify":
     _checkify.check(good, message.replace("{", "{{").replace("}", "}}"))
   return jnp.where(good, x, jnp.nan)
@@ -230,6 +270,40 @@ def nonnegative(name: str, x: Any) -> Any:
       raise ValueError(f"{name} must be non-negative, got min {np.min(_np(x))!r}.")
   return traced_check(x, lambda v: jnp.all(jnp.isfinite(v) & (v >= 0)),
                       f"{name} must be finite and non-negative.")
+
+
+def interval(name: str, x: Any, *, lower: float | None = None, upper: float | None = None,
+             lower_open: bool = False, upper_open: bool = False) -> Any:
+  """All entries of ``x`` must be finite and lie in the interval (``None``: unbounded on that side)."""
+  x = finite(name, x)
+  if upper is None:
+    what = f"be {'>' if lower_open else '>='} {lower:g}"
+  elif lower is None:
+    what = f"be {'<' if upper_open else '<='} {upper:g}"
+  else:
+    what = (f"lie in {'(' if lower_open else '['}{lower:g}, {upper:g}"
+            f"{')' if upper_open else ']'}")
+
+  def inside(v: Any) -> Any:
+    ok = True
+    if lower is not None:
+      ok = ok & ((v > lower) if lower_open else (v >= lower))
+    if upper is not None:
+      ok = ok & ((v < upper) if upper_open else (v <= upper))
+    return ok
+
+  if is_concrete(x):
+    v = _np(x)
+    if not np.all(inside(v)):
+      got = f"{float(v):g}" if v.ndim == 0 else f"values in [{np.min(v):g}, {np.max(v):g}]"
+      raise ValueError(f"{name} must {what}, got {got}.")
+    return x
+  return traced_check(x, lambda v: jnp.all(inside(v)), f"{name} must {what}.")
+
+
+def as_array(x: Any) -> Any:
+  """Python lists and tuples as NumPy arrays (so dtype inference works); anything else as given."""
+  return np.asarray(x) if isinstance(x, (list, tuple)) else x
 
 
 def integer(name: str, x: Any, *, minimum: int | None = None, maximum: int | None = None) -> int:

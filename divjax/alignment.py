@@ -220,6 +220,7 @@ def _tilt(lp: Array, r: Array, lam: Array) -> Tilt:
               nan_if_bad(kl))
 
 
+@_validate.guarded
 def tilt(ref_logits: ArrayLike, reward: ArrayLike, lam: ArrayLike) -> Tilt:
   r"""The exponentially tilted policy φ_λ ∝ p·exp(λr).
 
@@ -321,6 +322,7 @@ class KLBudgetSolution(NamedTuple):
   kl_error: Array
 
 
+@_validate.guarded
 def solve_kl_budget(ref_logits: ArrayLike, reward: ArrayLike, delta: ArrayLike, *,
                     num_iters: int = 60) -> KLBudgetSolution:
   r"""Solves max_φ E_φ[r] subject to KL(φ‖p) ≤ Δ.
@@ -410,6 +412,7 @@ def _solve_kl_budget(lp: Array, r: Array, delta: Array, num_iters: int) -> KLBud
   return KLBudgetSolution(lam, t, max_kl, kl_error)
 
 
+@_validate.guarded
 def solve_expected_reward(ref_logits: ArrayLike, reward: ArrayLike, target: ArrayLike, *,
                           num_iters: int = 60) -> Tilt:
   r"""The tilt whose expected reward is ``target``: the root λ of Λ′(λ) = x.
@@ -446,17 +449,30 @@ def solve_expected_reward(ref_logits: ArrayLike, reward: ArrayLike, target: Arra
     >>> print(f"{float(t.lam):.4f}")
     1.0986
   """
-  _scalar("target", target)
-  target = _validate.finite("target", target)
   num_iters = _validate.integer("num_iters", num_iters, minimum=1)
   lp, r = _problem(ref_logits, reward)
-  x = jnp.asarray(target, dtype=lp.dtype)
-  if _validate.is_concrete((x, lp, r)):
-    r_max, r_min = _support_max(lp, r), _support_min(lp, r)
-    if not (float(r_min) < float(x) <= float(r_max)) and not float(r_min) == float(r_max) == float(x):
-      raise ValueError(f"target must lie in (min r, max r] = ({float(r_min):g}, {float(r_max):g}] over "
-                       f"the support of the reference policy, got {float(x):g}.")
+  x = _reward_level("target", target, lp, r)
   return _solve_expected_reward(lp, r, x, num_iters)
+
+
+def _reward_level(name: str, x: ArrayLike, lp: Array, r: Array) -> Array:
+  """``x`` must be a scalar in (min r, max r] over the support of p (or the single reward level)."""
+  _scalar(name, x)
+  x = jnp.asarray(_validate.finite(name, x), dtype=lp.dtype)
+
+  def inside(x, lp, r):
+    r_max, r_min = _support_max(lp, r), _support_min(lp, r)
+    return ((r_min < x) & (x <= r_max)) | ((r_min == r_max) & (x == r_max))
+
+  if _validate.is_concrete((x, lp, r)):
+    if not bool(inside(x, lp, r)):
+      r_max, r_min = _support_max(lp, r), _support_min(lp, r)
+      raise ValueError(f"{name} must lie in (min r, max r] = ({float(r_min):g}, {float(r_max):g}] over "
+                       f"the support of the reference policy, got {float(x):g}.")
+    return x
+  return _validate.traced_check(
+      x, lambda v: inside(v, jax.lax.stop_gradient(lp), jax.lax.stop_gradient(r)),
+      f"{name} must lie in (min r, max r] over the support of the reference policy.")
 
 
 @functools.partial(jax.jit, static_argnames=("num_iters",))
@@ -497,6 +513,7 @@ def _solve_expected_reward(lp: Array, r: Array, x: Array, num_iters: int) -> Til
   return _tilt(lp, r, lam)
 
 
+@_validate.guarded
 def kl_to_tilted(policy_logits: ArrayLike, ref_logits: ArrayLike, reward: ArrayLike,
                  lam: ArrayLike) -> Array:
   r"""KL from a policy q to the tilted policy, by the exact identity of Yang et al.
@@ -543,6 +560,7 @@ def kl_to_tilted(policy_logits: ArrayLike, ref_logits: ArrayLike, reward: ArrayL
   return dv.kl_divergence(lq, lp, logits=True) - t.lam * expected + t.log_partition
 
 
+@_validate.guarded
 def tilted_rate_function(ref_logits: ArrayLike, reward: ArrayLike, x: ArrayLike, *,
                          lam: ArrayLike = 0.0, num_iters: int = 60) -> Array:
   r"""Cramér rate of the per-token reward of the memoryless tilted source.
@@ -587,7 +605,7 @@ def tilted_rate_function(ref_logits: ArrayLike, reward: ArrayLike, x: ArrayLike,
   _scalar("lam", lam)
   lam = _validate.finite("lam", lam)
   lp, r = _problem(ref_logits, reward)
-  _scalar("x", x)
+  x = _reward_level("x", x, lp, r)
   at_x = solve_expected_reward(lp, r, x, num_iters=num_iters)
   source = _tilt(lp, r, lam)
   return dv.kl_divergence(at_x.log_probs, source.log_probs, logits=True)
@@ -602,9 +620,7 @@ def _log_n(n: ArrayLike | None, log_n: ArrayLike | None, dtype: Any) -> Array:
   if (n is None) == (log_n is None):
     raise ValueError("pass exactly one of n and log_n.")
   if n is not None:
-    n = _validate.finite("n", n)
-    if _validate.is_concrete(n) and np.any(np.asarray(n) < 1):
-      raise ValueError(f"n must be >= 1, got min {np.min(np.asarray(n))}.")
+    n = _validate.interval("n", n, lower=1.0)
     return jnp.log(jnp.asarray(n, dtype=dtype))
   log_n = _validate.nonnegative("log_n", log_n)
   return jnp.asarray(log_n, dtype=dtype)
@@ -636,6 +652,7 @@ class BestOfN(NamedTuple):
   win_rate: Array
 
 
+@_validate.guarded
 def best_of_n(ref_logits: ArrayLike, reward: ArrayLike, *, n: ArrayLike | None = None,
               log_n: ArrayLike | None = None) -> BestOfN:
   r"""The exact law of best-of-N sampling on a finite space.
@@ -749,6 +766,7 @@ def _best_of_n(lp: Array, r: Array, log_n: Array) -> BestOfN:
   return BestOfN(log_bon, kl, jnp.sum(bon * r), win)
 
 
+@_validate.guarded
 def best_of_n_kl_bound(n: ArrayLike | None = None, *, log_n: ArrayLike | None = None) -> Array:
   r"""The best-of-N KL bound KL(π_BoN‖p) ≤ log N − (N − 1)/N.
 
@@ -785,6 +803,7 @@ def best_of_n_kl_bound(n: ArrayLike | None = None, *, log_n: ArrayLike | None = 
   return log_n + jnp.expm1(-log_n)
 
 
+@_validate.guarded
 def best_of_n_win_rate_bound(n: ArrayLike) -> Array:
   r"""The best-of-N win-rate bound N/(N + 1) (ties counted one half), tight for continuous r.
 
@@ -808,9 +827,7 @@ def best_of_n_win_rate_bound(n: ArrayLike) -> Array:
     >>> print(f"{float(alignment.best_of_n_win_rate_bound(4)):.4f} {float(bon.win_rate):.4f}")
     0.8000 0.8000
   """
-  n = _validate.finite("n", n)
-  if _validate.is_concrete(n) and np.any(np.asarray(n) < 1):
-    raise ValueError(f"n must be >= 1, got min {np.min(np.asarray(n))}.")
+  n = _validate.interval("n", n, lower=1.0)
   n = jnp.asarray(n, dtype=jnp.result_type(float))
   return n / (n + 1.0)
 
@@ -819,6 +836,7 @@ def best_of_n_win_rate_bound(n: ArrayLike) -> Array:
 # KL-regularised RL as Bayesian inference.
 
 
+@_validate.guarded
 def kl_regularized_objective(policy_logits: ArrayLike, ref_logits: ArrayLike, reward: ArrayLike, *,
                              beta: ArrayLike) -> Array:
   r"""The KL-regularised RL objective J(π) = E_π[r] − β KL(π‖π₀).
@@ -887,6 +905,7 @@ class KLRegularizedOptimum(NamedTuple):
   value: Array
 
 
+@_validate.guarded
 def kl_regularized_optimum(ref_logits: ArrayLike, reward: ArrayLike, *,
                            beta: ArrayLike) -> KLRegularizedOptimum:
   r"""The Gibbs posterior p* = π₀·exp(r/β)/Z and the optimal value β log Z.
@@ -930,6 +949,7 @@ def kl_regularized_optimum(ref_logits: ArrayLike, reward: ArrayLike, *,
 # f-DPO.
 
 
+@_validate.guarded
 def fdpo_generator(divergence: str, *, alpha: ArrayLike | None = None) -> FGenerator:
   r"""The generator f of an f-DPO / f-DPG divergence named as in those papers (u = π/π_ref).
 
@@ -972,9 +992,8 @@ def fdpo_generator(divergence: str, *, alpha: ArrayLike | None = None) -> FGener
     if alpha is None:
       raise ValueError("the 'alpha' divergence needs alpha in (0, 1).")
     _scalar("alpha", alpha)
-    alpha = _validate.finite("alpha", alpha)
-    if _validate.is_concrete(alpha) and not 0.0 < float(alpha) < 1.0:
-      raise ValueError(f"alpha must lie in (0, 1) for the f-DPO map, got {float(alpha)}.")
+    alpha = _validate.interval("alpha", alpha, lower=0.0, upper=1.0, lower_open=True,
+                               upper_open=True)
     return dv.alpha_generator(1.0 - jnp.asarray(alpha, dtype=jnp.result_type(float)))
   raise ValueError(f"divergence must be one of 'reverse_kl', 'forward_kl', 'js', 'alpha'; got "
                    f"{divergence!r}.")
@@ -996,6 +1015,7 @@ def _check_fdpo_generator(generator: FGenerator) -> None:
           "Cichocki-Amari form fail this).")
 
 
+@_validate.guarded
 def fdpo_reward(policy_logits: ArrayLike, ref_logits: ArrayLike, *, beta: ArrayLike,
                 generator: FGenerator) -> Array:
   r"""The f-DPO implicit reward β f′(π(y)/π_ref(y)) (policy → reward map).
@@ -1033,6 +1053,7 @@ def fdpo_reward(policy_logits: ArrayLike, ref_logits: ArrayLike, *, beta: ArrayL
   """
   beta = _validate.positive_scalar("beta", beta)
   _check_fdpo_generator(generator)
+  _validate.broadcastable("policy_logits", policy_logits, "ref_logits", ref_logits)
   lq = dv.normalized_log_probs(policy_logits, logits=True, name="policy_logits")
   lp = dv.normalized_log_probs(ref_logits, logits=True, name="ref_logits")
   return beta * generator.f_prime(jnp.exp(lq - lp))
@@ -1061,6 +1082,7 @@ class FDPOPolicy(NamedTuple):
   normalizer: Array
 
 
+@_validate.guarded
 def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, generator: FGenerator,
                 num_iters: int = 200) -> FDPOPolicy:
   r"""The f-DPO optimal policy (reward → policy map), the inverse of fdpo_reward.
@@ -1112,6 +1134,13 @@ def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, ge
   _check_fdpo_generator(generator)
   num_iters = _validate.integer("num_iters", num_iters, minimum=1)
   lp, r = _problem(ref_logits, reward)
+  if _validate.is_concrete((lp, r)):
+    top = jax.nn.logsumexp(jnp.where((lp > -jnp.inf) & (r == _support_max(lp, r)), lp, -jnp.inf))
+    if not np.isfinite(np.exp(-np.asarray(top, np.float64)).astype(lp.dtype)):
+      raise ValueError(
+          f"ref_logits give the highest-reward responses probability exp({float(top):.3g}), which "
+          f"underflows {lp.dtype}: the normaliser's bracket r_max - beta f'(1/p_top) overflows. "
+          "Use float64 or a less extreme reference.")
   return _fdpo_policy(lp, r, jnp.asarray(beta, dtype=lp.dtype), generator, num_iters)
 
 
@@ -1146,6 +1175,7 @@ def _fdpo_policy(lp: Array, r: Array, beta: Array, generator: FGenerator,
   return FDPOPolicy(logits - jax.nn.logsumexp(logits), c)
 
 
+@_validate.guarded
 def fdpo_loss(policy_chosen_logps: ArrayLike, policy_rejected_logps: ArrayLike,
               ref_chosen_logps: ArrayLike, ref_rejected_logps: ArrayLike, *, beta: ArrayLike,
               generator: FGenerator) -> Array:
@@ -1188,6 +1218,9 @@ def fdpo_loss(policy_chosen_logps: ArrayLike, policy_rejected_logps: ArrayLike,
   _check_fdpo_generator(generator)
   args = dict(policy_chosen_logps=policy_chosen_logps, policy_rejected_logps=policy_rejected_logps,
               ref_chosen_logps=ref_chosen_logps, ref_rejected_logps=ref_rejected_logps)
+  names = list(args)
+  for other in names[1:]:
+    _validate.broadcastable(names[0], args[names[0]], other, args[other])
   args = {name: jnp.asarray(_validate.not_nan(name, x)) for name, x in args.items()}
   u_w = jnp.exp(args["policy_chosen_logps"] - args["ref_chosen_logps"])
   u_l = jnp.exp(args["policy_rejected_logps"] - args["ref_rejected_logps"])
@@ -1199,6 +1232,7 @@ def fdpo_loss(policy_chosen_logps: ArrayLike, policy_rejected_logps: ArrayLike,
 # f-DPG.
 
 
+@_validate.guarded
 def fdpg_gradient(policy_logits: ArrayLike, target_logits: ArrayLike, *,
                   generator: FGenerator) -> Array:
   r"""The exact f-DPG gradient of D_f(π_θ‖p) with respect to softmax logits θ.
@@ -1247,9 +1281,13 @@ def fdpg_gradient(policy_logits: ArrayLike, target_logits: ArrayLike, *,
   q = jnp.exp(lq)
   pos = q > 0
   a = jnp.where(pos, generator.f_prime(jnp.exp(jnp.where(pos, lq - lp, 0.0))), 0.0)
+  if _validate.is_concrete(a) and not np.all(np.isfinite(np.asarray(a))):
+    raise ValueError("target_logits give (numerically) zero probability where the policy has mass: "
+                     "f'(pi/p) is infinite there, D_f(pi || p) is infinite and its gradient undefined.")
   return q * (a - jnp.sum(q * a))
 
 
+@_validate.guarded
 def fdpg_surrogate_loss(policy_logps: ArrayLike, target_logps: ArrayLike, *, generator: FGenerator,
                         log_normalizer: ArrayLike = 0.0, baseline: bool = True) -> Array:
   r"""A REINFORCE surrogate whose gradient is an unbiased f-DPG gradient estimate.
@@ -1300,7 +1338,8 @@ def fdpg_surrogate_loss(policy_logps: ArrayLike, target_logps: ArrayLike, *, gen
     raise TypeError(f"generator must be an FGenerator, got {type(generator).__name__}.")
   _validate.ndim("policy_logps", policy_logps, 1)
   _validate.same_shape("policy_logps", policy_logps, "target_logps", target_logps)
-  policy_logps = _validate.not_nan("policy_logps", policy_logps)
+  # A sampled outcome has positive probability under the policy that drew it.
+  policy_logps = _validate.finite("policy_logps", policy_logps)
   target_logps = _validate.not_nan("target_logps", target_logps)
   logq = jnp.asarray(policy_logps)
   size = logq.shape[0]
@@ -1308,6 +1347,10 @@ def fdpg_surrogate_loss(policy_logps: ArrayLike, target_logps: ArrayLike, *, gen
     raise ValueError("the leave-one-out baseline needs at least 2 samples.")
   log_u = jax.lax.stop_gradient(logq) - jnp.asarray(target_logps) + log_normalizer
   a = jax.lax.stop_gradient(generator.f_prime(jnp.exp(log_u)))
+  if _validate.is_concrete(a) and not np.all(np.isfinite(np.asarray(a))):
+    raise ValueError("f'(u) at u = pi(y) Z / p~(y) is infinite for some sample: policy_logps and "
+                     "target_logps give a ratio that is (numerically) 0 or inf there, where the "
+                     "pseudo-reward is undefined.")
   if baseline:
     a = a - (jnp.sum(a) - a) / (size - 1)
   return jnp.mean(a * logq)
@@ -1324,6 +1367,7 @@ def _log_ratio(policy_logps: ArrayLike, ref_logps: ArrayLike) -> Array:
   return jnp.asarray(policy_logps) - jnp.asarray(ref_logps)
 
 
+@_validate.guarded
 def f_penalty_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
                          generator: FGenerator) -> Array:
   r"""Per-sample estimates f(u), u = π_θ(y)/π₀(y), of D_f(π_θ‖π₀).
@@ -1362,6 +1406,7 @@ def f_penalty_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
   return generator.f(jnp.exp(_log_ratio(policy_logps, ref_logps)))
 
 
+@_validate.guarded
 def k3_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
                   clip: float | None = None) -> Array:
   r"""The "k3" per-sample estimate u − log u − 1 of the forward KL(π₀‖π_θ).
@@ -1395,7 +1440,10 @@ def k3_per_sample(policy_logps: ArrayLike, ref_logps: ArrayLike, *,
     0.1438 0.1438
   """
   d = _log_ratio(policy_logps, ref_logps)
-  value = jnp.expm1(d) - d
+  # u = +inf (π₀(y) = 0) gives +inf; the double where keeps that branch's gradient finite.
+  infinite = d == jnp.inf
+  d_finite = jnp.where(infinite, 0.0, d)
+  value = jnp.where(infinite, jnp.inf, jnp.expm1(d_finite) - d_finite)
   if clip is not None:
     clip = _validate.positive_scalar("clip", clip)
     value = jnp.clip(value, -clip, clip)

@@ -278,6 +278,7 @@ def _with_options(fn):
   return fn
 
 
+@_validate.guarded
 @_with_options
 def sinkhorn_cost(x: ArrayLike,
                   y: ArrayLike,
@@ -369,6 +370,7 @@ def _histogram(name: str, h: ArrayLike) -> Array:
   return h
 
 
+@_validate.guarded
 @_with_options
 def histogram_sinkhorn_cost(a: ArrayLike,
                             b: ArrayLike,
@@ -431,6 +433,7 @@ def _divergence_result(out: Any) -> SinkhornDivergenceResult:
                                   n_iters=jnp.stack([jnp.asarray(n) for n in out.n_iters]))
 
 
+@_validate.guarded
 @_with_options
 def sinkhorn_divergence(x: ArrayLike,
                         y: ArrayLike,
@@ -502,6 +505,7 @@ def sinkhorn_divergence(x: ArrayLike,
   return _divergence_result(out)
 
 
+@_validate.guarded
 @_with_options
 def histogram_sinkhorn_divergence(a: ArrayLike,
                                   b: ArrayLike,
@@ -569,6 +573,7 @@ def histogram_sinkhorn_divergence(a: ArrayLike,
 # Batches.
 
 
+@_validate.guarded
 def default_batch_method(backend: str | None = None) -> str:
   """The default batch path: "loop" on CPU (measured), "vmap" on GPU/TPU (not yet measured).
 
@@ -589,6 +594,7 @@ def default_batch_method(backend: str | None = None) -> str:
   return "loop" if backend == "cpu" else "vmap"
 
 
+@_validate.guarded
 def batched_sinkhorn_cost(x: ArrayLike,
                           y: ArrayLike,
                           a: ArrayLike | None = None,
@@ -700,6 +706,7 @@ def batched_sinkhorn_cost(x: ArrayLike,
 # SinKD: the batch-wise Sinkhorn distillation loss.
 
 
+@_validate.guarded
 def pairwise_cost(p: Array, q: Array, *, ground_cost: GroundCost | Callable[[Array, Array], Array] = "l1"
                   ) -> Array:
   r"""Cost matrix C_ij = c(p_i, q_j) between the rows of p and the rows of q.
@@ -758,6 +765,7 @@ def _check_logits_pair(student_logits: ArrayLike, teacher_logits: ArrayLike) -> 
   return zs.astype(dtype), zt.astype(dtype)
 
 
+@_validate.guarded
 def sinkd_loss(student_logits: ArrayLike,
                teacher_logits: ArrayLike,
                *,
@@ -847,6 +855,7 @@ def sinkd_loss(student_logits: ArrayLike,
 # The distillation objective.
 
 
+@_validate.guarded
 def equal_weights(h_teacher: Array, h_student: Array) -> tuple[Array, Array]:
   """(w_F, w_R) = (½, ½): the balanced objective becomes half the Jeffreys divergence.
 
@@ -869,6 +878,7 @@ def equal_weights(h_teacher: Array, h_student: Array) -> tuple[Array, Array]:
   return half, half
 
 
+@_validate.guarded
 def entropy_gap_weights(h_teacher: Array, h_student: Array) -> tuple[Array, Array]:
   r"""A BD-KD-style weighting rule: a hard switch on the sign of the entropy gap.
 
@@ -913,6 +923,7 @@ KDKind = Literal["forward_kl", "reverse_kl", "js", "alpha", "balanced"]
 _KD_KINDS = ("forward_kl", "reverse_kl", "js", "alpha", "balanced")
 
 
+@_validate.guarded
 def kd_divergence(student_logits: ArrayLike,
                   teacher_logits: ArrayLike,
                   *,
@@ -1010,6 +1021,7 @@ class DistillationLoss(NamedTuple):
   sinkhorn: Array
 
 
+@_validate.guarded
 def distillation_loss(student_logits: ArrayLike,
                       teacher_logits: ArrayLike,
                       labels: ArrayLike,

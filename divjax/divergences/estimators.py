@@ -64,6 +64,7 @@ Array = jax.Array
 # k-nearest-neighbour KL estimator (Wang, Kulkarni & Verdú 2009).
 
 
+@_validate.guarded
 def knn_kl_divergence(x: Array, y: Array, *, k: int = 1, chunk_size: int = 256) -> Array:
   r"""The k-nearest-neighbour estimator of KL(P‖Q) from samples (Wang, Kulkarni & Verdú).
 
@@ -275,6 +276,7 @@ def _as_float(t: Any) -> Array:
   return t
 
 
+@_validate.guarded
 def donsker_varadhan_bound(t_p: Array, t_q: Array) -> Array:
   r"""The Donsker–Varadhan lower bound on KL(P‖Q) from critic values (the MINE objective).
 
@@ -323,6 +325,7 @@ def donsker_varadhan_bound(t_p: Array, t_q: Array) -> Array:
   return jnp.mean(t_p, axis=-1) - (jax.nn.logsumexp(t_q, axis=-1) - math.log(m))
 
 
+@_validate.guarded
 def nwj_bound(t_p: Array, t_q: Array) -> Array:
   r"""The Nguyen–Wainwright–Jordan lower bound on KL(P‖Q) from critic values (f-GAN with KL).
 
@@ -368,6 +371,7 @@ def nwj_bound(t_p: Array, t_q: Array) -> Array:
   return jnp.mean(t_p, axis=-1) - jnp.mean(jnp.exp(t_q - 1.0), axis=-1)
 
 
+@_validate.guarded
 def f_gan_bound(generator: FGenerator, t_p: Array, t_q: Array) -> Array:
   r"""The variational (f-GAN) lower bound on an f-divergence D_f(P‖Q) from critic values.
 

@@ -194,6 +194,7 @@ def _kl(g: _GaussianPair) -> Array:
 # Public functions.
 
 
+@_validate.guarded
 def gaussian_kl_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                            cov_q: ArrayLike) -> Array:
   r"""Kullback–Leibler divergence KL(p‖q) between two multivariate Gaussians.
@@ -237,6 +238,7 @@ def gaussian_kl_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
   return _kl(_gaussian_pair(mean_p, cov_p, mean_q, cov_q))
 
 
+@_validate.guarded
 def gaussian_renyi_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                               cov_q: ArrayLike, *, alpha: ArrayLike) -> Array:
   r"""Rényi divergence of order α between two multivariate Gaussians.
@@ -317,6 +319,7 @@ def gaussian_renyi_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: Array
   return jnp.where(failed, jnp.inf, renyi)
 
 
+@_validate.guarded
 def gaussian_bhattacharyya_distance(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                                     cov_q: ArrayLike) -> Array:
   r"""Bhattacharyya distance D_B = −log ∫ √(p q) dx between two multivariate Gaussians.
@@ -359,6 +362,7 @@ def gaussian_bhattacharyya_distance(mean_p: ArrayLike, cov_p: ArrayLike, mean_q:
   return -log_aff
 
 
+@_validate.guarded
 def gaussian_squared_hellinger_distance(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                                         cov_q: ArrayLike) -> Array:
   r"""Squared Hellinger distance H² = 1 − ∫ √(p q) dx, in [0, 1], between two Gaussians.
@@ -399,6 +403,7 @@ def gaussian_squared_hellinger_distance(mean_p: ArrayLike, cov_p: ArrayLike, mea
   return -jnp.expm1(-gaussian_bhattacharyya_distance(mean_p, cov_p, mean_q, cov_q))
 
 
+@_validate.guarded
 def gaussian_hellinger_distance(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                                 cov_q: ArrayLike) -> Array:
   r"""Hellinger distance H = √(1 − ∫ √(p q) dx), in [0, 1], between two Gaussians.
@@ -438,6 +443,7 @@ def gaussian_hellinger_distance(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: Arr
   return _safe_sqrt(squared)
 
 
+@_validate.guarded
 def gaussian_cauchy_schwarz_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                                        cov_q: ArrayLike) -> Array:
   r"""Cauchy–Schwarz divergence between two multivariate Gaussians.
@@ -496,6 +502,7 @@ def gaussian_cauchy_schwarz_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean
   return -log_int_pq + 0.5 * log_int_pp + 0.5 * log_int_qq
 
 
+@_validate.guarded
 def gaussian_squared_wasserstein2(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                                   cov_q: ArrayLike) -> Array:
   r"""Squared 2-Wasserstein distance between two multivariate Gaussians (Fréchet / Bures).

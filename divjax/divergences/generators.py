@@ -107,6 +107,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from divjax import _validate
 from divjax.divergences import _numerics
 
 __all__ = [
@@ -646,6 +647,10 @@ def alpha_generator(alpha: float | Array) -> FGenerator:
     >>> print(f"{float(dv.SQUARED_HELLINGER.f(4.0)):.4f}")
     0.5000
   """
+  alpha = _validate.as_array(alpha)
+  if jnp.ndim(alpha) != 0:
+    raise ValueError(f"alpha must be a scalar, got shape {jnp.shape(alpha)}.")
+  alpha = _validate.finite("alpha", alpha)
   return FGenerator(
       name="alpha",
       f_fn=_alpha_f,

@@ -53,6 +53,7 @@ __all__ = [
 Array = jax.Array
 
 
+@_validate.guarded
 def bayes_error_lower_bound(risk: Array) -> Array:
   r"""A lower bound on the expected Bayes error E[BE(p_θ*, p_θ̂)] from the risk R = E KL.
 
@@ -79,6 +80,7 @@ def bayes_error_lower_bound(risk: Array) -> Array:
   return jnp.maximum(0.5 - jnp.sqrt(risk / 8.0), 0.5 * (1.0 - jnp.sqrt(-jnp.expm1(-risk))))
 
 
+@_validate.guarded
 def critical_risk(eps: Array) -> Array:
   r"""The critical risk D*(ε): the largest risk that guarantees E[BE] ≥ ½ − ε, for 0 < ε < ½.
 
@@ -134,6 +136,7 @@ class PNCriterion(NamedTuple):
   risk_at_n: Array | None   # R1/n + R2/n² at the given n
 
 
+@_validate.guarded
 def pn_criterion(R1: Array, R2: Array, eps: Array, n: int | None = None) -> PNCriterion:
   r"""The p–n criterion: accept (p, n) iff R₁/n + R₂/n² ≤ D*(ε).
 
@@ -174,6 +177,7 @@ def pn_criterion(R1: Array, R2: Array, eps: Array, n: int | None = None) -> PNCr
   return PNCriterion(n_min, d_star, R1 / d_star, risk <= d_star, risk)
 
 
+@_validate.guarded
 def mardia_kurtosis(x: Array) -> Array:
   r"""Mardia's multivariate sample kurtosis b₂ of data x (rows are observations).
 
@@ -213,6 +217,7 @@ def mardia_kurtosis(x: Array) -> Array:
   return jnp.mean(jnp.sum(c * z, axis=1)**2)
 
 
+@_validate.guarded
 def normal_model_p_eff(x: Array) -> Array:
   r"""The plug-in effective dimension p_eff = d + (b₂ − d)/2 of the d-variate normal model on data x.
 
@@ -273,6 +278,7 @@ def _mardia_kurtosis_host(x: np.ndarray) -> float:
   return float(np.mean(np.sum(c * z, axis=1)**2))
 
 
+@_validate.guarded
 def compress_normal_model(x: Array, eps: float) -> list[CompressionStep]:
   r"""Model compression for the multivariate normal: drop variables until the criterion accepts.
 

@@ -149,6 +149,7 @@ def _weighted_moments(t: Array, w: Array) -> Moments:
   return Moments(mean, cov, third)
 
 
+@_validate.guarded
 def target_moments(family: ExponentialFamily, target: Any) -> Moments:
   r"""Mean, covariance and third cumulant of T(X) under the target.
 
@@ -261,6 +262,7 @@ def _newton(family: ExponentialFamily, eta: Array, theta0: Array, *, max_iters: 
   return ProjectionResult(th, converged, it, gnorm)
 
 
+@_validate.guarded
 def information_projection(family: ExponentialFamily, target: Any, *, method: str = "auto",
                            max_iters: int = 100, tol: float | None = None) -> ProjectionResult:
   r"""The information projection θ* = argmin_θ KL(g‖p_θ) of a target g onto the family.
@@ -324,6 +326,7 @@ def information_projection(family: ExponentialFamily, target: Any, *, method: st
   return _newton(family, eta, theta0, max_iters=max_iters, tol=tol)
 
 
+@_validate.guarded
 def mle(family: ExponentialFamily, samples: Array, **kwargs) -> ProjectionResult:
   r"""The maximum-likelihood estimate θ̂, which solves ∇ψ(θ̂) = T̄ (empirical moment matching).
 
@@ -363,6 +366,7 @@ def mle(family: ExponentialFamily, samples: Array, **kwargs) -> ProjectionResult
   return information_projection(family, x, **kwargs)
 
 
+@_validate.guarded
 def kl_divergence(family: ExponentialFamily, theta1: Array, theta2: Array) -> Array:
   r"""The KL divergence between two members of the family, as a Bregman divergence of ψ.
 

@@ -95,6 +95,7 @@ class RiskExpansion(NamedTuple):
     return self.R1 / n
 
 
+@_validate.guarded
 def risk_expansion(family: ExponentialFamily, theta_star: Array, cov_T: Array,
                    third_cumulant_T: Array, *, coordinates: str = "natural") -> RiskExpansion:
   r"""The coefficients R₁ and R₂ of the MLE risk expansion, by autodiff of ψ.
@@ -170,6 +171,7 @@ def risk_expansion(family: ExponentialFamily, theta_star: Array, cov_T: Array,
 # Exact finite-n risks.
 
 
+@_validate.guarded
 def exact_risk_exponential_gamma(shape: float, n: int) -> float:
   r"""The exact risk R_n of the exponential model fitted to Gamma(shape, 1) data.
 
@@ -200,6 +202,7 @@ def exact_risk_exponential_gamma(shape: float, n: int) -> float:
   return float(special.digamma(nk) - math.log(nk) + 1.0 / (nk - 1.0))
 
 
+@_validate.guarded
 def exact_risk_normal(n: int) -> float:
   r"""The exact risk R_n of the normal model fitted to normal data (correct model, p = 2).
 
@@ -238,6 +241,7 @@ def _compositions(n: int, k: int):
       yield (first, *rest)
 
 
+@_validate.guarded
 def exact_risk_categorical(probs, n: int) -> tuple[float, float]:
   r"""The exact categorical risk E[KL(p‖p̂); all cells > 0], by enumeration of the counts.
 
@@ -276,6 +280,7 @@ def exact_risk_categorical(probs, n: int) -> tuple[float, float]:
   return risk, boundary
 
 
+@_validate.guarded
 def exact_risk_poisson_negative_binomial(mean: float, dispersion: float | None, n: int,
                                          *, tail: float = 1e-16) -> tuple[float, float]:
   r"""The exact risk of the Poisson model on Poisson or negative-binomial data, on the event S > 0.
@@ -343,6 +348,7 @@ class MonteCarloRisk(NamedTuple):
   num_replications: int
 
 
+@_validate.guarded
 def monte_carlo_risk(key: Array, family: ExponentialFamily, theta_star: Array,
                      sampler: Callable[[Array, tuple[int, ...]], Array], *, n: int,
                      num_replications: int, batch_size: int = 4096) -> MonteCarloRisk:

@@ -54,6 +54,7 @@ import optax
 
 from divjax import _validate
 from divjax.games import _solver
+from divjax.games import game as game_lib
 from divjax.games.game import PreferenceGame, exploitability, kl_to, span_seminorm, win_rates
 
 __all__ = ["SoftmaxPolicy", "tabular_policy", "ApproxState", "ApproxTrajectory", "prox_objective",
@@ -85,6 +86,7 @@ class SoftmaxPolicy(nn.Module):
     return self.param("logits", nn.initializers.zeros, (self.num_actions,))
 
 
+@_validate.guarded
 def tabular_policy(game: PreferenceGame) -> tuple[Callable[[Params], Array], Params]:
   """The apply function and parameters of a SoftmaxPolicy initialised at π_ref.
 
@@ -159,6 +161,7 @@ class ApproxTrajectory(NamedTuple):
   queries: Array
 
 
+@_validate.guarded
 def prox_objective(game: PreferenceGame, log_theta: Array, log_anchor: Array, log_opp: Array, *,
                    step_size: Array) -> Array:
   r"""The proximal objective f of one approximate Nash-MP step, at the policy ``log_theta``.
@@ -189,11 +192,16 @@ def prox_objective(game: PreferenceGame, log_theta: Array, log_anchor: Array, lo
     >>> print(bool(jnp.max(jnp.abs(jax.grad(f)(jnp.array([0.2, 0.0])))) < 1e-6))
     True
   """
+  log_theta = game_lib._log_policy(game, log_theta, "log_theta")
+  log_anchor = game_lib._log_policy(game, log_anchor, "log_anchor")
+  log_opp = game_lib._log_policy(game, log_opp, "log_opp")
+  step_size = _solver.concrete_positive("step_size", step_size)
   pi = jnp.exp(log_theta)
   return (-(pi @ win_rates(game, log_opp)) / game.beta + kl_to(log_theta, game.log_ref)
           + kl_to(log_theta, log_anchor) / step_size)
 
 
+@_validate.guarded
 def init(game: PreferenceGame, params: Params) -> ApproxState:
   """The state at θ_0 = ``params``.
 
@@ -255,6 +263,7 @@ def _prox(key: Array, game: PreferenceGame, params0: Params, log_anchor: Array, 
   return params
 
 
+@_validate.guarded
 def update(key: Array, game: PreferenceGame, state: ApproxState, *, apply_fn: Callable[[Params], Array],
            step_size: Array, inner_steps: int, optimizer: optax.GradientTransformation,
            batch_size: int | None = None) -> ApproxState:
@@ -269,7 +278,9 @@ def update(key: Array, game: PreferenceGame, state: ApproxState, *, apply_fn: Ca
     inner_steps: M ≥ 1, optimiser steps per proximal problem (a ``lax.fori_loop`` trip count: a Python
       int, or a traced integer to ``vmap`` over M).
     optimizer: an optax transformation (re-initialised for every proximal problem), e.g.
-      ``optax.sgd(0.5)``.
+      ``optax.sgd(0.5)``. The proximal objective has curvature of order 1/η in the logits, so a
+      plain SGD learning rate well above η diverges (the parameters overflow to NaN): scale the
+      learning rate with η.
     batch_size: None for exact gradients, else B sampled comparisons per inner step (static).
 
   Returns:
@@ -310,6 +321,7 @@ def update(key: Array, game: PreferenceGame, state: ApproxState, *, apply_fn: Ca
   return ApproxState(params_new, state.step + 1, state.queries + used)
 
 
+@_validate.guarded
 def run(key: Array, game: PreferenceGame, params: Params, *, apply_fn: Callable[[Params], Array],
         step_size: Array, inner_steps: int, num_steps: int, optimizer: optax.GradientTransformation,
         batch_size: int | None = None,

@@ -35,6 +35,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from divjax import _validate
 from divjax.games import _solver
 from divjax.games._solver import SolverState, Trajectory
 from divjax.games.game import PreferenceGame, win_rates
@@ -45,6 +46,7 @@ Array = jax.Array
 QUERIES_PER_STEP = 2
 
 
+@_validate.guarded
 def step_size_from_nash_mp(eta, beta):
   r"""The EGPO step η_E = η/(β(1+η)) that gives the same iterates as Nash-MP with step η.
 
@@ -62,9 +64,11 @@ def step_size_from_nash_mp(eta, beta):
     >>> print(f"{games.egpo.step_size_from_nash_mp(0.2, 0.1):.4f}")
     1.6667
   """
+  eta, beta = _validate.positive("eta", eta), _validate.positive("beta", beta)
   return eta / (beta * (1.0 + eta))
 
 
+@_validate.guarded
 def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   """The solver state at π_0 (default π_ref).
 
@@ -89,6 +93,7 @@ def _step(game: PreferenceGame, log_anchor: Array, win: Array, eta_e: Array) -> 
   return jax.nn.log_softmax(log_anchor + eta_e * (game.beta * (game.log_ref - log_anchor) + win))
 
 
+@_validate.guarded
 def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> SolverState:
   r"""One EGPO iteration (extrapolation then update, anchor π_k).
 
@@ -119,6 +124,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
   return SolverState(log_new, state.step + 1, state.queries + QUERIES_PER_STEP)
 
 
+@_validate.guarded
 def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Array | None = None,
         equilibrium: Array | None = None,
         metrics: tuple[str, ...] = _solver.METRICS) -> tuple[SolverState, Trajectory]:

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 
 from divjax import _linalg, _validate
 from divjax.games import nash_mp
-from divjax.games.game import PreferenceGame, best_response
+from divjax.games.game import PreferenceGame, _log_policy, best_response
 
 __all__ = ["EquilibriumResult", "fixed_point_residual", "solve_equilibrium"]
 
@@ -57,6 +57,7 @@ class EquilibriumResult(NamedTuple):
   converged: Array
 
 
+@_validate.guarded
 def fixed_point_residual(game: PreferenceGame, log_pi: Array) -> Array:
   r"""The equilibrium residual in logits, ‖log BR_β(π) − log π‖_∞.
 
@@ -77,6 +78,7 @@ def fixed_point_residual(game: PreferenceGame, log_pi: Array) -> Array:
     >>> print(f"{float(games.fixed_point_residual(game, jnp.log(jnp.array([0.5, 0.5])))):.4f}")
     0.1612
   """
+  log_pi = _log_policy(game, log_pi)
   return jnp.max(jnp.abs(best_response(game, log_pi) - log_pi))
 
 
@@ -86,6 +88,7 @@ def _default_tol(game: PreferenceGame) -> Array:
   return eps * jnp.maximum(1.0, 1.0 / game.beta)
 
 
+@_validate.guarded
 def solve_equilibrium(game: PreferenceGame, *, tol: float | None = None, warm_start_tol: float = 1e-4,
                       max_warm_start_steps: int = 20_000, newton_steps: int = 12) -> EquilibriumResult:
   r"""The β-regularised Nash equilibrium π*_β to round-off.

@@ -111,6 +111,7 @@ def _check(preference: ArrayLike, beta: ArrayLike,
   return preference, beta, ref_logits
 
 
+@_validate.guarded
 def preference_game(preference: ArrayLike, *, beta: ArrayLike,
                     ref_logits: ArrayLike | None = None) -> PreferenceGame:
   r"""A validated PreferenceGame.
@@ -178,6 +179,7 @@ def _from_skew(skew_upper: Array, n: int) -> Array:
   return jnp.where(lower_mask, 1.0 - upper.T, upper) + 0.5 * jnp.eye(n, dtype=skew_upper.dtype)
 
 
+@_validate.guarded
 def uniform(key: Array, n: int, *, beta: ArrayLike, reference: str = "uniform") -> PreferenceGame:
   r"""Random-uniform preferences: P_ij ~ U[0, 1] for i < j and P_ji = 1 − P_ij.
 
@@ -211,6 +213,7 @@ def uniform(key: Array, n: int, *, beta: ArrayLike, reference: str = "uniform") 
                                                                                       dtype)))
 
 
+@_validate.guarded
 def skew_sigmoid(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
                  reference: str = "uniform") -> PreferenceGame:
   r"""Skew-sigmoid preferences P = σ(A), A skew-symmetric with N(0, scale²) entries.
@@ -247,6 +250,7 @@ def skew_sigmoid(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
                         jax.nn.log_softmax(_reference(k_r, n, reference, dtype)))
 
 
+@_validate.guarded
 def bradley_terry(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
                   reference: str = "uniform") -> PreferenceGame:
   r"""Bradley–Terry preferences P_ij = σ(r_i − r_j) with scores r ~ N(0, scale² I).
@@ -283,6 +287,7 @@ def bradley_terry(key: Array, n: int, *, beta: ArrayLike, scale: float = 1.0,
                         jax.nn.log_softmax(_reference(k_r, n, reference, dtype)))
 
 
+@_validate.guarded
 def cyclic(key: Array, n: int, *, beta: ArrayLike, reference: str = "dirichlet") -> PreferenceGame:
   r"""The cyclic tournament: action i beats the next (n−1)/2 actions cyclically (n odd).
 
@@ -327,18 +332,27 @@ def cyclic(key: Array, n: int, *, beta: ArrayLike, reference: str = "dirichlet")
 # Best response, exploitability and distances.
 
 
-def _log_policy(game: PreferenceGame, log_pi: Any) -> Array:
-  """``log_pi`` must be ``[n]`` log-probabilities of a policy of ``game`` (checks concrete values)."""
-  _validate.array("log_pi", log_pi)
-  log_pi = jnp.asarray(log_pi)
+def _log_policy(game: PreferenceGame, log_pi: Any, name: str = "log_pi") -> Array:
+  """``log_pi`` must be ``[n]`` log-probabilities of a policy of ``game`` (NaN when traced and bad)."""
+  _validate.array(name, log_pi)
+  log_pi = jnp.asarray(_validate.as_array(log_pi))
   n = np.shape(game.preference)[-1]
   if log_pi.ndim < 1 or log_pi.shape[-1] != n:
-    raise ValueError(f"log_pi must have shape [n] = [{n}] (one log-probability per response of the "
+    raise ValueError(f"{name} must have shape [n] = [{n}] (one log-probability per response of the "
                      f"game), got {log_pi.shape}.")
-  log_pi = _validate.logits("log_pi", log_pi)
-  return log_pi
+  return _validate.logits(name, log_pi)
 
 
+def _log_pair(name_p: str, log_p: Any, name_q: str, log_q: Any, *,
+              finite: bool = False) -> tuple[Array, Array]:
+  """Checks two arrays of logits along the last axis that broadcast; returns them as arrays."""
+  log_p, log_q = _validate.as_array(log_p), _validate.as_array(log_q)
+  _validate.broadcastable(name_p, log_p, name_q, log_q)
+  check = _validate.finite if finite else _validate.logits
+  return jnp.asarray(check(name_p, log_p)), jnp.asarray(check(name_q, log_q))
+
+
+@_validate.guarded
 def win_rates(game: PreferenceGame, log_pi: Array) -> Array:
   r"""The win-rate vector (Pπ)_y = P(y ≻ π): one preference query.
 
@@ -364,6 +378,7 @@ def win_rates(game: PreferenceGame, log_pi: Array) -> Array:
   return game.preference @ jnp.exp(log_pi)
 
 
+@_validate.guarded
 def best_response(game: PreferenceGame, log_pi: Array) -> Array:
   r"""The regularised best response, in log-probabilities.
 
@@ -396,6 +411,7 @@ def best_response(game: PreferenceGame, log_pi: Array) -> Array:
   return jax.nn.log_softmax(game.log_ref + win_rates(game, log_pi) / game.beta)
 
 
+@_validate.guarded
 def kl_to(log_p: Array, log_q: Array) -> Array:
   r"""KL(p‖q) between policies given as log-probabilities, cancellation-free (accurate to 1e-30).
 
@@ -418,9 +434,11 @@ def kl_to(log_p: Array, log_q: Array) -> Array:
     >>> print(f"{float(kl):.4f}")
     0.5108
   """
+  log_p, log_q = _log_pair("log_p", log_p, "log_q", log_q)
   return kl_divergence(log_p, log_q, logits=True)
 
 
+@_validate.guarded
 def exploitability(game: PreferenceGame, log_pi: Array) -> Array:
   r"""Exploitability gap of π in the regularised game, computed as β KL(π‖BR_β(π)).
 
@@ -462,6 +480,7 @@ def exploitability(game: PreferenceGame, log_pi: Array) -> Array:
   return game.beta * kl_to(log_pi, best_response(game, log_pi))
 
 
+@_validate.guarded
 def exploitability_closed_form(game: PreferenceGame, log_pi: Array) -> Array:
   r"""Exploitability from its definition, the reference for the identity behind exploitability.
 
@@ -498,6 +517,7 @@ def exploitability_closed_form(game: PreferenceGame, log_pi: Array) -> Array:
   return game.beta * lse + game.beta * kl_to(log_pi, game.log_ref) - pi @ w
 
 
+@_validate.guarded
 def span_seminorm(log_p: Array, log_q: Array) -> Array:
   r"""Span semi-norm of a log-probability difference, max_y(ℓ_p − ℓ_q) − min_y(ℓ_p − ℓ_q).
 
@@ -523,5 +543,6 @@ def span_seminorm(log_p: Array, log_q: Array) -> Array:
     >>> print(f"{float(span):.4f}")
     0.6931
   """
+  log_p, log_q = _log_pair("log_p", log_p, "log_q", log_q, finite=True)
   d = log_p - log_q
   return jnp.max(d, axis=-1) - jnp.min(d, axis=-1)

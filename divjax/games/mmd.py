@@ -31,6 +31,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from divjax import _validate
 from divjax.games import _solver
 from divjax.games._solver import SolverState, Trajectory
 from divjax.games.game import PreferenceGame, win_rates
@@ -41,6 +42,7 @@ Array = jax.Array
 QUERIES_PER_STEP = 1
 
 
+@_validate.guarded
 def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   """The solver state at π_0 (default π_ref).
 
@@ -61,6 +63,7 @@ def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   return _solver.init_state(game, log_pi0)
 
 
+@_validate.guarded
 def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> SolverState:
   """One MMD step with step size η > 0 (``queries`` + 1).
 
@@ -90,6 +93,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
   return SolverState(jax.nn.log_softmax(logits), state.step + 1, state.queries + QUERIES_PER_STEP)
 
 
+@_validate.guarded
 def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Array | None = None,
         equilibrium: Array | None = None,
         metrics: tuple[str, ...] = _solver.METRICS) -> tuple[SolverState, Trajectory]:

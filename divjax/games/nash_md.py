@@ -37,6 +37,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from divjax import _validate
 from divjax.games import _solver
 from divjax.games._solver import SolverState, Trajectory
 from divjax.games.game import PreferenceGame, win_rates
@@ -47,6 +48,7 @@ Array = jax.Array
 QUERIES_PER_STEP = 1
 
 
+@_validate.guarded
 def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   """The solver state at π_0 (default π_ref).
 
@@ -67,6 +69,7 @@ def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   return _solver.init_state(game, log_pi0)
 
 
+@_validate.guarded
 def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> SolverState:
   """One Nash-MD step with step size η, 0 < ηβ < 1 (``queries`` + 1).
 
@@ -97,6 +100,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
   return SolverState(log_new, state.step + 1, state.queries + QUERIES_PER_STEP)
 
 
+@_validate.guarded
 def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Array | None = None,
         equilibrium: Array | None = None,
         metrics: tuple[str, ...] = _solver.METRICS) -> tuple[SolverState, Trajectory]:

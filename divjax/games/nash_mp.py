@@ -43,6 +43,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from divjax import _validate
 from divjax.games import _solver
 from divjax.games._solver import SolverState, Trajectory
 from divjax.games.game import PreferenceGame, win_rates
@@ -53,6 +54,7 @@ Array = jax.Array
 QUERIES_PER_STEP = 2
 
 
+@_validate.guarded
 def theory_step_size(beta):
   """The normalised step η = 2β of the convergence theorem.
 
@@ -67,9 +69,10 @@ def theory_step_size(beta):
     >>> print(games.nash_mp.theory_step_size(0.1))
     0.2
   """
-  return 2.0 * beta
+  return 2.0 * _validate.positive("beta", beta)
 
 
+@_validate.guarded
 def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   """The solver state at π_0 (default π_ref; ``log_pi0``: ``[n]`` logits of another start).
 
@@ -92,6 +95,7 @@ def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
   return _solver.init_state(game, log_pi0)
 
 
+@_validate.guarded
 def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> SolverState:
   r"""One Nash-MP iteration (improvement step, then update step from the same anchor π_k).
 
@@ -123,6 +127,7 @@ def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> Sol
   return SolverState(log_new, state.step + 1, state.queries + QUERIES_PER_STEP)
 
 
+@_validate.guarded
 def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Array | None = None,
         equilibrium: Array | None = None,
         metrics: tuple[str, ...] = _solver.METRICS) -> tuple[SolverState, Trajectory]:

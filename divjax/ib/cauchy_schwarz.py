@@ -126,6 +126,7 @@ def _log_mean(log_k: Array) -> Array:
 # Public functions.
 
 
+@_validate.guarded
 def log_gram(x: ArrayLike, y: ArrayLike, *, sigma: ArrayLike) -> Array:
   r"""Log of the Gaussian Gram matrix between two sample sets.
 
@@ -158,6 +159,7 @@ def log_gram(x: ArrayLike, y: ArrayLike, *, sigma: ArrayLike) -> Array:
   return _log_gram(x, y, _width("sigma", sigma))
 
 
+@_validate.guarded
 def cs_divergence(x: ArrayLike, y: ArrayLike, *, sigma: ArrayLike) -> Array:
   r"""Gram-matrix (Parzen) estimator of the Cauchy–Schwarz divergence from samples.
 
@@ -209,6 +211,7 @@ def cs_divergence(x: ArrayLike, y: ArrayLike, *, sigma: ArrayLike) -> Array:
           - 2.0 * _log_mean(_log_gram(x, y, sigma)))
 
 
+@_validate.guarded
 def cs_divergence_gaussian(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                            cov_q: ArrayLike, *, kernel_width: ArrayLike | None = None) -> Array:
   r"""Closed-form Cauchy–Schwarz divergence between two Gaussians (CS-IB convention).
@@ -263,6 +266,7 @@ def cs_divergence_gaussian(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
   return 2.0 * gaussian_cauchy_schwarz_divergence(mean_p, cov_p, mean_q, cov_q)
 
 
+@_validate.guarded
 def conditional_cs_divergence(x: ArrayLike, y: ArrayLike, y_pred: ArrayLike, *,
                               sigma_x: ArrayLike, sigma_y: ArrayLike,
                               denominator: Literal["kde", "code"] = "kde") -> Array:
@@ -349,6 +353,7 @@ def _cs_qmi_from_log_grams(log_k: Array, log_q: Array) -> Array:
   return log_joint + log_marginals - 2.0 * log_cross
 
 
+@_validate.guarded
 def cs_qmi(x: ArrayLike, t: ArrayLike, *, sigma_x: ArrayLike, sigma_t: ArrayLike) -> Array:
   r"""Gram-matrix estimator of the Cauchy–Schwarz quadratic mutual information of x and t.
 
@@ -399,6 +404,7 @@ def cs_qmi(x: ArrayLike, t: ArrayLike, *, sigma_x: ArrayLike, sigma_t: ArrayLike
   return _cs_qmi_from_log_grams(_log_gram(x, x, sigma_x), _log_gram(t, t, sigma_t))
 
 
+@_validate.guarded
 def cs_qmi_normalized(x: ArrayLike, t: ArrayLike, *, sigma_x: ArrayLike,
                       sigma_t: ArrayLike) -> Array:
   r"""The normalised CS-QMI that the public CS-IB code penalises (fidelity runs only).
@@ -437,6 +443,7 @@ def cs_qmi_normalized(x: ArrayLike, t: ArrayLike, *, sigma_x: ArrayLike,
   return i_xt / jnp.sqrt(i_xx * i_tt)
 
 
+@_validate.guarded
 def cs_qmi_gaussian(cov: ArrayLike, *, dim_x: int,
                     kernel_widths: tuple[ArrayLike, ArrayLike] | None = None) -> Array:
   r"""Closed-form CS-QMI of a jointly Gaussian (x, t).

@@ -98,6 +98,7 @@ def _sym(a: Array) -> Array:
   return 0.5 * (a + jnp.swapaxes(a, -1, -2))
 
 
+@_validate.guarded
 def gaussian_ib_spectrum(cov_x: ArrayLike, cov_xy: ArrayLike, cov_y: ArrayLike) -> GaussianIBSpectrum:
   r"""Eigen-decomposition behind the Gaussian IB: the left eigenvectors of Σ_{x|y} Σ_x⁻¹.
 
@@ -152,6 +153,7 @@ def gaussian_ib_spectrum(cov_x: ArrayLike, cov_xy: ArrayLike, cov_y: ArrayLike) 
   return GaussianIBSpectrum(jnp.clip(lam, 0.0, 1.0), v, cov_x, cov_x_given_y)
 
 
+@_validate.guarded
 def critical_betas(spectrum: GaussianIBSpectrum) -> Array:
   r"""Critical trade-off values β_i = 1/(1 − λ_i), ascending; infinite for λ = 1.
 
@@ -181,6 +183,7 @@ def critical_betas(spectrum: GaussianIBSpectrum) -> Array:
   return jnp.where(one_minus > _ONE_TOL, 1.0 / safe, jnp.inf)
 
 
+@_validate.guarded
 def linear_encoder_information(spectrum: GaussianIBSpectrum, a: ArrayLike) -> tuple[Array, Array]:
   r"""Exact mutual informations (I(T;X), I(T;Y)) of the encoder T = AX + ξ with ξ ~ N(0, I).
 
@@ -232,6 +235,7 @@ def _active(spectrum: GaussianIBSpectrum, beta: Array) -> tuple[Array, Array]:
   return active, one_minus
 
 
+@_validate.guarded
 def optimal_encoder(spectrum: GaussianIBSpectrum, *, beta: ArrayLike) -> Array:
   r"""The optimal linear projection A(β) of the Gaussian IB.
 
@@ -274,6 +278,7 @@ def optimal_encoder(spectrum: GaussianIBSpectrum, *, beta: ArrayLike) -> Array:
   return alpha[:, None] * spectrum.eigenvectors
 
 
+@_validate.guarded
 def ib_point(spectrum: GaussianIBSpectrum, *, beta: ArrayLike) -> tuple[Array, Array]:
   r"""Closed-form (I(T;X), I(T;Y)) of the optimal encoder at β.
 
@@ -314,6 +319,7 @@ def ib_point(spectrum: GaussianIBSpectrum, *, beta: ArrayLike) -> tuple[Array, A
   return i_tx, i_ty
 
 
+@_validate.guarded
 def ib_curve(spectrum: GaussianIBSpectrum, i_tx: ArrayLike) -> Array:
   r"""The Gaussian IB curve: the largest I(T;Y) reachable at a given I(T;X).
 

@@ -169,6 +169,7 @@ def _chain(weights: Sequence[Array], dim: int) -> list[Array]:
 # W1 between one-dimensional Gaussians.
 
 
+@_validate.guarded
 def gaussian_w1_1d(mean_p: ArrayLike, std_p: ArrayLike, mean_q: ArrayLike,
                    std_q: ArrayLike) -> Array:
   r"""1-Wasserstein distance between two univariate Gaussians, in closed form.
@@ -233,6 +234,7 @@ def _folded_normal_mean(delta: Array, scale: Array) -> Array:
 # Layer KL on the linear-Gaussian instance.
 
 
+@_validate.guarded
 def network_rank(weights: Sequence[ArrayLike], *, rtol: float | None = None) -> Array:
   r"""Rank r of the end-to-end hidden map W_{L-1} ⋯ W_1 (the network's bottleneck rank).
 
@@ -265,6 +267,7 @@ def network_rank(weights: Sequence[ArrayLike], *, rtol: float | None = None) -> 
   return jnp.sum(sv > rtol * sv[0]).astype(jnp.int32)
 
 
+@_validate.guarded
 def linear_gaussian_layer_kl(weights: Sequence[ArrayLike], *, n: ArrayLike) -> Array:
   r"""Layer-l KL of the noiseless linear-Gaussian instance, l = 0, …, L−1, in closed form.
 
@@ -314,6 +317,7 @@ def _rank_kl(weights: tuple[Array, ...], n: Array) -> Array:
   return jnp.full((len(weights) + 1,), kl)
 
 
+@_validate.guarded
 def linear_gaussian_noisy_layer_kl(weights: Sequence[ArrayLike], noise_scales: ArrayLike, *,
                                    n: ArrayLike, input_scale: ArrayLike = 1.0) -> Array:
   r"""Layer-l KL of the linear-Gaussian instance with Gaussian noise injected at every hidden layer.
@@ -395,6 +399,7 @@ def _noisy_layer_kl(weights: tuple[Array, ...], noise_scales: Array, n: Array, s
   return jnp.stack(out)
 
 
+@_validate.guarded
 def linear_gaussian_output_kl(key: Array, weights: Sequence[ArrayLike], mean: ArrayLike, *,
                               n: ArrayLike, input_scale: ArrayLike = 1.0, num_samples: int = 4096,
                               num_grid: int = 2001) -> Array:
@@ -490,6 +495,7 @@ def _quadratic_form_second_moment(q: Array, m: Array, c: Array) -> Array:
   return var + first**2
 
 
+@_validate.guarded
 def linear_gaussian_squared_loss_gap(weights: Sequence[ArrayLike], mean: ArrayLike, *,
                                      n: ArrayLike, input_scale: ArrayLike = 1.0) -> Array:
   r"""Exact expected generalisation gap of the noiseless instance under the squared loss.
@@ -588,6 +594,7 @@ class LayerwiseBounds(NamedTuple):
   bound_se: Array       # [L+1] Monte-Carlo standard error of ``w1_bound``
 
 
+@_validate.guarded
 def linear_gaussian_bounds(key: Array, weights: Sequence[ArrayLike], mean: ArrayLike, *,
                            n: ArrayLike, input_scale: ArrayLike = 1.0,
                            num_samples: int = 8192) -> LayerwiseBounds:
@@ -718,6 +725,7 @@ def _downstream(weights: Sequence[Array], l: int, width: int, dtype) -> Array:
 # Contraction coefficients.
 
 
+@_validate.guarded
 def dropout_contraction(width: ArrayLike, *, rate: ArrayLike) -> Array:
   r"""Contraction coefficient of Dropout on a layer of d units at drop rate p: 1 − p^d.
 
@@ -763,6 +771,7 @@ def _log_rate(rate: Array) -> Array:
   return jnp.where(pos, jnp.log(jnp.where(pos, rate, 1.0)), -jnp.inf)
 
 
+@_validate.guarded
 def dropconnect_contraction(fan_in: ArrayLike, fan_out: ArrayLike, *, rate: ArrayLike) -> Array:
   r"""Contraction coefficient of DropConnect on a fan_in × fan_out layer: 1 − p^(fan_in·fan_out).
 
@@ -801,6 +810,7 @@ def dropconnect_contraction(fan_in: ArrayLike, fan_out: ArrayLike, *, rate: Arra
   return -jnp.expm1(fan_in * fan_out * _log_rate(rate))
 
 
+@_validate.guarded
 def gaussian_noise_contraction(width: ArrayLike, *, bound: ArrayLike,
                                noise_scale: ArrayLike) -> Array:
   r"""Dobrushin coefficient of Gaussian noise injection after a bounded activation.
@@ -841,6 +851,7 @@ def gaussian_noise_contraction(width: ArrayLike, *, bound: ArrayLike,
   return jax.scipy.special.erf(bound * jnp.sqrt(width / 2.0) / noise_scale)
 
 
+@_validate.guarded
 def contracted_kl_bound(kl: ArrayLike, etas: ArrayLike, *, axis: int = -1) -> Array:
   r"""The contracted layer KL after each further layer: KL times the running product of the η's.
 
@@ -879,6 +890,7 @@ def contracted_kl_bound(kl: ArrayLike, etas: ArrayLike, *, axis: int = -1) -> Ar
   return jnp.expand_dims(kl, axis) * jnp.cumprod(etas, axis=axis)
 
 
+@_validate.guarded
 def tv_contraction_coefficient(channel: ArrayLike) -> Array:
   r"""Dobrushin coefficient of a finite channel: the largest TV distance between two of its rows.
 
@@ -914,6 +926,7 @@ def tv_contraction_coefficient(channel: ArrayLike) -> Array:
   return 0.5 * jnp.max(jnp.sum(diff, axis=-1), axis=(-2, -1))
 
 
+@_validate.guarded
 def kl_contraction_lower_bound(key: Array, channel: ArrayLike, *, num_restarts: int = 16,
                                num_steps: int = 400, learning_rate: float = 0.1) -> Array:
   r"""A lower bound on the KL contraction coefficient η_KL(K), by maximising the KL ratio.
@@ -1036,6 +1049,7 @@ def _compositions(n: int, k: int) -> np.ndarray:
   return np.asarray(rows, dtype=np.int32)
 
 
+@_validate.guarded
 def gibbs_generalization(losses: ArrayLike, data_probs: ArrayLike, *, gamma: ArrayLike, n: int,
                          prior_logits: ArrayLike | None = None) -> GibbsGeneralization:
   r"""Exact expected generalisation gap of the Gibbs algorithm, and the symmetrised KL information.

@@ -82,6 +82,7 @@ def _beta(beta: ArrayLike) -> Array:
   return jnp.asarray(beta)
 
 
+@_validate.guarded
 def diagonal_gaussian_kl_to_standard_normal(mean: ArrayLike, log_var: ArrayLike) -> Array:
   r"""KL of a diagonal Gaussian to the standard normal, per sample.
 
@@ -118,6 +119,7 @@ def diagonal_gaussian_kl_to_standard_normal(mean: ArrayLike, log_var: ArrayLike)
   return 0.5 * jnp.sum(mean**2 + jnp.expm1(log_var) - log_var, axis=-1)
 
 
+@_validate.guarded
 def reparameterize(key: Array, mean: ArrayLike, log_var: ArrayLike, *,
                    num_samples: int = 1) -> Array:
   r"""Reparameterised Gaussian samples t = μ + σ ⊙ ε with ε ~ N(0, I).
@@ -156,6 +158,7 @@ def reparameterize(key: Array, mean: ArrayLike, log_var: ArrayLike, *,
   return mean + jnp.exp(0.5 * log_var) * eps
 
 
+@_validate.guarded
 def vib_loss(key: Array, mean: ArrayLike, log_var: ArrayLike,
              negative_log_likelihood: Callable[[Array], Array], *, beta: ArrayLike,
              num_samples: int = 1) -> tuple[Array, IBLossInfo]:
@@ -205,6 +208,7 @@ def vib_loss(key: Array, mean: ArrayLike, log_var: ArrayLike,
   return nll + beta * compression, IBLossInfo(nll, compression)
 
 
+@_validate.guarded
 def cs_ib_loss(x: ArrayLike, y: ArrayLike, y_pred: ArrayLike, t: ArrayLike, *, beta: ArrayLike,
                sigma_x: ArrayLike, sigma_y: ArrayLike, sigma_t: ArrayLike,
                denominator: Literal["kde", "code"] = "kde") -> tuple[Array, IBLossInfo]:

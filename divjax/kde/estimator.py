@@ -251,6 +251,7 @@ def _kernel_logsumexp(xw: jax.Array, yw: jax.Array, log_w: jax.Array, *, chunk_s
 # Public estimators.
 
 
+@_validate.guarded
 def log_density(x: jax.Array, data: jax.Array, bandwidth: jax.Array | float, *,
                 weights: jax.Array | None = None, chunk_size: int | None = None,
                 block_size: int | None = None) -> jax.Array:
@@ -298,6 +299,7 @@ def log_density(x: jax.Array, data: jax.Array, bandwidth: jax.Array | float, *,
   return lse - 0.5 * d * math.log(2.0 * math.pi) - logdet
 
 
+@_validate.guarded
 def loo_log_likelihood(data: jax.Array, bandwidth: jax.Array | float, *,
                        weights: jax.Array | None = None, chunk_size: int | None = None,
                        block_size: int | None = None) -> jax.Array:
@@ -342,6 +344,7 @@ def loo_log_likelihood(data: jax.Array, bandwidth: jax.Array | float, *,
   return jnp.mean(lse - log_rest) - 0.5 * d * math.log(2.0 * math.pi) - logdet
 
 
+@_validate.guarded
 def participation_ratio(x: jax.Array, data: jax.Array, bandwidth: jax.Array | float, *,
                         weights: jax.Array | None = None, chunk_size: int | None = None,
                         block_size: int | None = None) -> jax.Array:
@@ -400,6 +403,7 @@ def _check_data_for_rule(data: Any) -> None:
     raise ValueError(f"data needs at least 2 points to estimate a scale, got {np.shape(data)[0]}.")
 
 
+@_validate.guarded
 def scott_bandwidth(data: jax.Array, *, diagonal: bool = False) -> jax.Array:
   r"""Scott's rule-of-thumb bandwidth h = σ̂ n^(−1/(d+4)).
 
@@ -435,6 +439,7 @@ def scott_bandwidth(data: jax.Array, *, diagonal: bool = False) -> jax.Array:
   return _pooled_sd(data) * factor
 
 
+@_validate.guarded
 def silverman_bandwidth(data: jax.Array, *, diagonal: bool = False) -> jax.Array:
   r"""Silverman's rule-of-thumb bandwidth h = σ̂ (4/(d+2))^(1/(d+4)) n^(−1/(d+4)).
 
@@ -467,6 +472,7 @@ def silverman_bandwidth(data: jax.Array, *, diagonal: bool = False) -> jax.Array
   return _pooled_sd(data) * factor
 
 
+@_validate.guarded
 def max_loo_bandwidth(data: jax.Array, *, bounds: tuple[float, float] = (0.05, 5.0),
                       num_steps: int = 40, chunk_size: int | None = None) -> jax.Array:
   r"""Isotropic bandwidth maximising the leave-one-out likelihood, by golden-section search in log h.
@@ -526,6 +532,7 @@ def max_loo_bandwidth(data: jax.Array, *, bounds: tuple[float, float] = (0.05, 5
   return jnp.exp(0.5 * (state[0] + state[1]))
 
 
+@_validate.guarded
 def kl_optimal_bandwidth(data: jax.Array, *, isotropic: bool = True) -> jax.Array:
   r"""The random-energy-model KL-optimal bandwidth h* = √u_min(α) for data of size n in d dimensions.
 
@@ -590,6 +597,7 @@ class KLEstimate(NamedTuple):
   stderr: jax.Array  # standard error of the mean, nats
 
 
+@_validate.guarded
 def kl_to_reference(key: jax.Array, logpdf_true: Callable[[jax.Array], jax.Array],
                     sampler: Callable[[jax.Array, int], jax.Array], data: jax.Array,
                     bandwidth: jax.Array | float, n_test: int, *,

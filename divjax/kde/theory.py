@@ -95,6 +95,7 @@ def _float(x):
   return jnp.asarray(x, dtype=jnp.result_type(x, float))
 
 
+@_validate.guarded
 def tilted_log_count(g: jax.Array) -> jax.Array:
   r"""The tilted log-count per dimension S(g) of Gaussian data.
 
@@ -158,6 +159,7 @@ def _g_star_jvp(primals, tangents):
   return g, dalpha / slope
 
 
+@_validate.guarded
 def g_star(alpha: jax.Array) -> jax.Array:
   r"""The root g*(α) of S(g*) = α for isotropic Gaussian data.
 
@@ -188,6 +190,7 @@ def g_star(alpha: jax.Array) -> jax.Array:
   return _g_star(_float(alpha))
 
 
+@_validate.guarded
 def h_g(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The condensation threshold h_G(α) = σ/√g*(α), below which a few data points dominate the KDE.
 
@@ -217,6 +220,7 @@ def h_g(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   return sigma / jnp.sqrt(g_star(alpha))
 
 
+@_validate.guarded
 def h_clt(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The CLT threshold h_CLT = √2·h_G, the bandwidth where the stable index μ equals 2.
 
@@ -255,6 +259,7 @@ def _cumulant(lam_over_h2: jax.Array, sigma2: jax.Array) -> jax.Array:
   return -0.5 * jnp.log1p(g) - 0.5 * g / (1.0 + g)
 
 
+@_validate.guarded
 def h_var(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The second-moment threshold h_var, below which the annealed relative variance of ρ̂ grows with d.
 
@@ -300,6 +305,7 @@ def _h_var_solve(alpha):
   return _bisect_log(_variance_excess, alpha, 1e-12, 1e12)
 
 
+@_validate.guarded
 def stable_index(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The stable index μ(h, α) = (h/h_G)², the tail index of the kernel terms at a typical point.
 
@@ -330,6 +336,7 @@ def stable_index(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) -> j
   return (h / h_g(alpha, sigma=sigma))**2
 
 
+@_validate.guarded
 def u_min(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The squared nearest-neighbour distance per dimension, u_min(α), from a typical point to the data.
 
@@ -361,6 +368,7 @@ def u_min(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   return sigma**2 * (q + q * q)
 
 
+@_validate.guarded
 def h_star(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The KL-optimal bandwidth h* = √u_min(α), the minimiser of KL(ρ‖ρ̂_h)/d as d → ∞.
 
@@ -391,6 +399,7 @@ def h_star(alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   return jnp.sqrt(u_min(alpha, sigma=sigma))
 
 
+@_validate.guarded
 def cross_entropy_per_dim(*, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The per-dimension expected log-density H_× = E ln ρ(x) / d of the data law ρ = N(0, σ²I).
 
@@ -414,6 +423,7 @@ def cross_entropy_per_dim(*, sigma: jax.Array = 1.0) -> jax.Array:
   return -0.5 * jnp.log(2.0 * jnp.pi * jnp.asarray(sigma, float)**2) - 0.5
 
 
+@_validate.guarded
 def log_likelihood(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The per-dimension typical log-likelihood L(h) of the KDE at a fresh point, as d → ∞.
 
@@ -457,6 +467,7 @@ def log_likelihood(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) ->
   return jnp.where(h >= h_g(alpha, sigma=sigma), annealed, condensed)
 
 
+@_validate.guarded
 def kl_per_dim(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax.Array:
   r"""The per-dimension divergence KL(ρ‖ρ̂_h)/d of the KDE from the data law, as d → ∞.
 
@@ -487,6 +498,7 @@ def kl_per_dim(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax
   return cross_entropy_per_dim(sigma=sigma) - log_likelihood(h, alpha, sigma=sigma)
 
 
+@_validate.guarded
 def fluctuation_rate(h: jax.Array, alpha: jax.Array) -> jax.Array:
   r"""The decay rate κ in d of the data-set fluctuations of ρ̂(x) at a fixed typical x (σ = 1).
 
@@ -558,6 +570,7 @@ class GeneralThresholds(NamedTuple):
   h_star: jax.Array   # √u_min
 
 
+@_validate.guarded
 def general_thresholds(alpha: jax.Array, variances: jax.Array) -> GeneralThresholds:
   r"""The condensation and CLT thresholds and the optimal bandwidth for data N(0, Σ).
 
@@ -604,6 +617,7 @@ def _general_thresholds(alpha, v):
   return GeneralThresholds(c, hg, jnp.sqrt(2.0) * hg, um, jnp.sqrt(um))
 
 
+@_validate.guarded
 def general_log_likelihood(h: jax.Array, alpha: jax.Array, variances: jax.Array) -> jax.Array:
   r"""The per-dimension typical log-likelihood L(h) of the KDE for data N(0, Σ), as d → ∞.
 
@@ -643,6 +657,7 @@ def general_log_likelihood(h: jax.Array, alpha: jax.Array, variances: jax.Array)
   return jnp.where(h >= th.h_g, annealed, condensed)
 
 
+@_validate.guarded
 def general_kl_per_dim(h: jax.Array, alpha: jax.Array, variances: jax.Array) -> jax.Array:
   r"""The per-dimension divergence KL(ρ‖ρ̂_h)/d of the KDE for data N(0, Σ), as d → ∞.
 
@@ -683,6 +698,7 @@ def general_kl_per_dim(h: jax.Array, alpha: jax.Array, variances: jax.Array) -> 
 # The exact finite-(n, d) prediction (isotropic, σ = 1), float64.
 
 
+@_validate.guarded
 def gauss_laguerre(num_nodes: int, a: float) -> tuple[np.ndarray, np.ndarray]:
   r"""The generalized Gauss–Laguerre rule for the Gamma(a + 1) law, by the Golub–Welsch method.
 
@@ -722,6 +738,7 @@ def gauss_laguerre(num_nodes: int, a: float) -> tuple[np.ndarray, np.ndarray]:
   return nodes, vecs[0]**2
 
 
+@_validate.guarded
 def ncx2_logpdf(D: jax.Array, df: jax.Array, nc: jax.Array, *, num_terms: int = 400) -> jax.Array:
   r"""The log-density of the noncentral χ² law, as a Poisson mixture of central χ² densities.
 
@@ -835,6 +852,7 @@ def _finite_d_grid(h, r2, n, d, *, num_terms: int, num_grid: int, num_tau: int):
   return jax.lax.map(lambda a: fn(a[0], a[1], n, d), (h, r2))
 
 
+@_validate.guarded
 def finite_d_prediction(h: jax.Array, *, n: int, d: int, num_nodes: int = 5,
                         num_terms: int | None = None, num_grid: int = 512,
                         num_tau: int = 256) -> FiniteDPrediction:
@@ -905,6 +923,7 @@ def finite_d_prediction(h: jax.Array, *, n: int, d: int, num_nodes: int = 5,
   return out
 
 
+@_validate.guarded
 def clt_relative_sd(h: jax.Array, *, n: int, d: int, r2: jax.Array) -> jax.Array:
   r"""The exact finite-d relative standard deviation of ρ̂(x) over data sets, at a fixed query norm.
 
