@@ -52,6 +52,7 @@ __all__ = [
     "kernel",
     "checking",
     "guarded",
+    "nan_means_overflow",
     "interval",
     "as_array",
 ]
@@ -134,6 +135,32 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     return jax.tree_util.tree_map(guard, out)
   return wrapper
+
+
+def nan_means_overflow(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+  """On concrete inputs, a NaN result becomes a ``ValueError`` naming the arguments that set the scale.
+
+  For closed forms whose intermediates (squares, products, exponentials of the inputs) overflow or
+  underflow the dtype's range at extreme but valid scales, where a bound on every intermediate would
+  restate the computation. Valid inputs of moderate scale never give NaN (the tests check it), so a
+  NaN here is the range of the dtype, and the error says so instead of returning it silently.
+  Traced calls are unchanged.
+  """
+  def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+      out = fn(*args, **kwargs)
+      leaves = [leaf for leaf in jax.tree_util.tree_leaves(out)
+                if isinstance(leaf, (jax.Array, np.ndarray)) and jnp.issubdtype(leaf.dtype,
+                                                                                jnp.inexact)]
+      if leaves and is_concrete(leaves) and any(np.isnan(np.asarray(leaf)).any() for leaf in leaves):
+        raise ValueError(
+            f"{fn.__name__}: the result is NaN because an intermediate overflows or underflows "
+            f"{leaves[0].dtype} at the scale of {', '.join(names)}; rescale them or compute in "
+            "float64 (jax.config.update('jax_enable_x64', True)).")
+      return out
+    return wrapper
+  return decorate
 
 
 def traced_check(x: Any, ok: Callable[[Any], Any], message: str) -> Any:
@@ -328,7 +355,7 @@ def probabilities(name: str, p: Any, *, axis: int = -1, atol: float = SIMPLEX_AT
   _categories(name, np.shape(p), axis)
   if is_concrete(p):
     total = _np(p).astype(np.float64).sum(axis=axis)
-    worst = float(np.max(np.abs(total - 1.0)))
+    worst = float(np.max(np.abs(total - 1.0), initial=0.0))
     if worst > atol:
       raise ValueError(
           f"{name} must sum to 1 along axis {axis} (within {atol:g}), but a sum is off by {worst:.3g}. "

@@ -440,7 +440,11 @@ def cs_qmi_normalized(x: ArrayLike, t: ArrayLike, *, sigma_x: ArrayLike,
   i_xt = _cs_qmi_from_log_grams(log_k, log_q)
   i_xx = _cs_qmi_from_log_grams(log_k, log_k)
   i_tt = _cs_qmi_from_log_grams(log_q, log_q)
-  return i_xt / jnp.sqrt(i_xx * i_tt)
+  # A variable that is constant at its kernel's resolution (all Gram entries ~1) carries no
+  # information: I(·;·) is 0 up to rounding and the ratio is 0/0; it is defined as 0 there.
+  tol = 64 * jnp.finfo(i_xt.dtype).eps
+  degenerate = (i_xx <= tol) | (i_tt <= tol)
+  return jnp.where(degenerate, 0.0, i_xt / jnp.sqrt(jnp.where(degenerate, 1.0, i_xx * i_tt)))
 
 
 @_validate.guarded

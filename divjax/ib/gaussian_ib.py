@@ -140,7 +140,7 @@ def gaussian_ib_spectrum(cov_x: ArrayLike, cov_xy: ArrayLike, cov_y: ArrayLike) 
   if _validate.is_concrete((cov_x, cov_xy, cov_y)):
     joint = np.block([[np.asarray(cov_x, np.float64), np.asarray(cov_xy, np.float64)],
                       [np.asarray(cov_xy, np.float64).T, np.asarray(cov_y, np.float64)]])
-    _validate.covariance("the joint covariance of (X, Y)", joint)
+    _validate.covariance("the joint covariance [[cov_x, cov_xy], [cov_xy^T, cov_y]]", joint)
   cov_x, cov_xy, cov_y = (jnp.asarray(a) for a in (cov_x, cov_xy, cov_y))
   dtype = jnp.result_type(cov_x, cov_xy, cov_y, float)
   cov_x, cov_xy, cov_y = (a.astype(dtype) for a in (cov_x, cov_xy, cov_y))
@@ -184,6 +184,7 @@ def critical_betas(spectrum: GaussianIBSpectrum) -> Array:
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("a")
 def linear_encoder_information(spectrum: GaussianIBSpectrum, a: ArrayLike) -> tuple[Array, Array]:
   r"""Exact mutual informations (I(T;X), I(T;Y)) of the encoder T = AX + ξ with ξ ~ N(0, I).
 
@@ -211,7 +212,7 @@ def linear_encoder_information(spectrum: GaussianIBSpectrum, a: ArrayLike) -> tu
     >>> print(f"{float(i_tx):.4f} {float(i_ty):.4f}")
     0.6931 0.3264
   """
-  a = _validate.finite("a", a)
+  a = _validate.finite("a", _validate.as_array(a))
   _validate.ndim("a", a, 2)
   _validate.last_dim("a", a, spectrum.cov_x.shape[-1], what="n_x")
   a = jnp.asarray(a, dtype=jnp.result_type(a, spectrum.cov_x))
@@ -225,7 +226,7 @@ def _beta(beta: ArrayLike) -> Array:
   beta = _validate.not_nan("beta", beta)
   if _validate.is_concrete(beta) and (np.asarray(beta) < 0).any():
     raise ValueError(f"beta must be >= 0, got {beta!r}.")
-  return jnp.asarray(beta)
+  return jnp.asarray(_validate.traced_check(beta, lambda b: jnp.all(b >= 0), "beta must be >= 0."))
 
 
 def _active(spectrum: GaussianIBSpectrum, beta: Array) -> tuple[Array, Array]:

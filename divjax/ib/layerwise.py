@@ -128,7 +128,7 @@ def _check_n(n: ArrayLike) -> ArrayLike:
     raise ValueError(f"n must be a scalar sample size, got shape {np.shape(n)}.")
   if _validate.is_concrete(n) and not float(n) > 1:
     raise ValueError(f"n must be > 1 (the KL is -r/2 log(1 - 1/n)), got {float(n)!r}.")
-  return n
+  return _validate.traced_check(n, lambda v: v > 1, "n must be > 1 (the KL is -r/2 log(1 - 1/n)).")
 
 
 def _check_instance(weights: Sequence[ArrayLike], mean: ArrayLike, n: ArrayLike,
@@ -152,6 +152,7 @@ def _check_rate(rate: ArrayLike) -> ArrayLike:
 
 
 def _float(*xs: ArrayLike) -> tuple[Array, ...]:
+  xs = tuple(_validate.as_array(x) for x in xs)
   dtype = jnp.result_type(*xs, float)
   return tuple(jnp.asarray(x, dtype) for x in xs)
 
@@ -268,6 +269,7 @@ def network_rank(weights: Sequence[ArrayLike], *, rtol: float | None = None) -> 
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("weights", "n")
 def linear_gaussian_layer_kl(weights: Sequence[ArrayLike], *, n: ArrayLike) -> Array:
   r"""Layer-l KL of the noiseless linear-Gaussian instance, l = 0, …, L−1, in closed form.
 
@@ -318,6 +320,7 @@ def _rank_kl(weights: tuple[Array, ...], n: Array) -> Array:
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("weights", "noise_scales", "n", "input_scale")
 def linear_gaussian_noisy_layer_kl(weights: Sequence[ArrayLike], noise_scales: ArrayLike, *,
                                    n: ArrayLike, input_scale: ArrayLike = 1.0) -> Array:
   r"""Layer-l KL of the linear-Gaussian instance with Gaussian noise injected at every hidden layer.
@@ -400,6 +403,7 @@ def _noisy_layer_kl(weights: tuple[Array, ...], noise_scales: Array, n: Array, s
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("weights", "mean", "n", "input_scale")
 def linear_gaussian_output_kl(key: Array, weights: Sequence[ArrayLike], mean: ArrayLike, *,
                               n: ArrayLike, input_scale: ArrayLike = 1.0, num_samples: int = 4096,
                               num_grid: int = 2001) -> Array:
@@ -496,6 +500,7 @@ def _quadratic_form_second_moment(q: Array, m: Array, c: Array) -> Array:
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("weights", "mean", "n", "input_scale")
 def linear_gaussian_squared_loss_gap(weights: Sequence[ArrayLike], mean: ArrayLike, *,
                                      n: ArrayLike, input_scale: ArrayLike = 1.0) -> Array:
   r"""Exact expected generalisation gap of the noiseless instance under the squared loss.
@@ -595,6 +600,7 @@ class LayerwiseBounds(NamedTuple):
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("weights", "mean", "n", "input_scale")
 def linear_gaussian_bounds(key: Array, weights: Sequence[ArrayLike], mean: ArrayLike, *,
                            n: ArrayLike, input_scale: ArrayLike = 1.0,
                            num_samples: int = 8192) -> LayerwiseBounds:
@@ -884,8 +890,7 @@ def contracted_kl_bound(kl: ArrayLike, etas: ArrayLike, *, axis: int = -1) -> Ar
   """
   kl = _validate.nonnegative("kl", kl)
   etas = _validate.nonnegative("etas", etas)
-  if _validate.is_concrete(etas) and (np.asarray(etas) > 1).any():
-    raise ValueError("etas must be contraction coefficients in [0, 1].")
+  etas = _validate.interval("etas", etas, lower=0.0, upper=1.0)
   kl, etas = _float(kl, etas)
   return jnp.expand_dims(kl, axis) * jnp.cumprod(etas, axis=axis)
 
@@ -919,8 +924,10 @@ def tv_contraction_coefficient(channel: ArrayLike) -> Array:
     >>> print(f"{float(ib.tv_contraction_coefficient(bsc)):.4f}")
     0.6000
   """
-  channel = _validate.probabilities("channel", channel, axis=-1)
+  channel = _validate.probabilities("channel", _validate.as_array(channel), axis=-1)
   _validate.ndim("channel", channel, tuple(range(2, 8)))
+  if np.shape(channel)[-2] == 0:
+    raise ValueError(f"channel must have at least one input (row), got shape {np.shape(channel)}.")
   (channel,) = _float(channel)
   diff = jnp.abs(channel[..., :, None, :] - channel[..., None, :, :])
   return 0.5 * jnp.max(jnp.sum(diff, axis=-1), axis=(-2, -1))
@@ -964,8 +971,10 @@ def kl_contraction_lower_bound(key: Array, channel: ArrayLike, *, num_restarts: 
     >>> print(f"{float(eta):.2f}")
     0.36
   """
-  channel = _validate.probabilities("channel", channel, axis=-1)
+  channel = _validate.probabilities("channel", _validate.as_array(channel), axis=-1)
   _validate.ndim("channel", channel, 2)
+  if np.shape(channel)[-2] == 0:
+    raise ValueError(f"channel must have at least one input (row), got shape {np.shape(channel)}.")
   _validate.integer("num_restarts", num_restarts, minimum=1)
   _validate.integer("num_steps", num_steps, minimum=1)
   learning_rate = _validate.positive_scalar("learning_rate", learning_rate)
@@ -1128,9 +1137,12 @@ def _gibbs(losses: Array, data_probs: Array, gamma: Array, prior_logits: Array,
   marg = p_type @ post                                                           # P_W
   log_marg = jnp.log(marg)
   pop = losses @ data_probs                                                      # L_μ(w)
-  gen = jnp.sum(p_type[:, None] * post * (pop[None, :] - emp))
-  mi = jnp.sum(p_type[:, None] * post * (log_post - log_marg[None, :]))
-  lautum = jnp.sum(p_type[:, None] * marg[None, :] * (log_marg[None, :] - log_post))
+  joint = p_type[:, None] * post                                                 # P(S-type, W)
+  product = p_type[:, None] * marg[None, :]                                      # P(S-type) P(W)
+  gen = jnp.sum(joint * (pop[None, :] - emp))
+  # 0 log 0 = 0: cells without mass (a −inf prior logit, an underflowed type) contribute nothing.
+  mi = jnp.sum(jnp.where(joint > 0, joint * (log_post - log_marg[None, :]), 0.0))
+  lautum = jnp.sum(jnp.where(product > 0, product * (log_marg[None, :] - log_post), 0.0))
   sigma = 0.5 * (jnp.max(losses) - jnp.min(losses))
   return GibbsGeneralization(gen=gen, mutual_information=mi, lautum_information=lautum,
                              symmetrized_kl_information=mi + lautum,

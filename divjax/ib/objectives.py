@@ -79,7 +79,7 @@ def _beta(beta: ArrayLike) -> Array:
     raise ValueError(f"beta must be a scalar, got shape {np.shape(beta)}.")
   if _validate.is_concrete(beta) and float(np.asarray(beta)) < 0:
     raise ValueError(f"beta must be >= 0, got {float(np.asarray(beta))!r}.")
-  return jnp.asarray(beta)
+  return jnp.asarray(_validate.traced_check(beta, lambda b: b >= 0, "beta must be >= 0."))
 
 
 @_validate.guarded
@@ -152,7 +152,10 @@ def reparameterize(key: Array, mean: ArrayLike, log_var: ArrayLike, *,
     [ 1. -2.] [0.5 2. ]
   """
   num_samples = _validate.integer("num_samples", num_samples, minimum=1)
-  mean, log_var = jnp.asarray(mean), jnp.asarray(log_var)
+  mean, log_var = _validate.as_array(mean), _validate.as_array(log_var)
+  _validate.broadcastable("mean", mean, "log_var", log_var)
+  mean = jnp.asarray(_validate.finite("mean", mean))
+  log_var = jnp.asarray(_validate.finite("log_var", log_var))
   shape = (num_samples,) + jnp.broadcast_shapes(mean.shape, log_var.shape)
   eps = jax.random.normal(key, shape, dtype=jnp.result_type(mean, log_var, float))
   return mean + jnp.exp(0.5 * log_var) * eps

@@ -77,6 +77,11 @@ MUTATIONS = {
     # A weight matrix of a network (a layer): like points, without the duplicate-row case.
     "matrix": [("nan", "invalid"), ("inf", "invalid"), ("empty", "invalid"), ("bool", "invalid"),
                ("mismatch", "invalid"), ("list", "edge"), ("huge", "edge"), ("tiny", "edge")],
+    # Samples paired row by row with a partner (x and t of a mutual information): the dimension
+    # is free, the number of rows must match ("mismatch" drops a row).
+    "samples": [("nan", "invalid"), ("inf", "invalid"), ("empty", "invalid"), ("bool", "invalid"),
+                ("rows", "invalid"), ("list", "edge"), ("duplicates", "edge"), ("huge", "edge"),
+                ("tiny", "edge")],
     "mean": [("nan", "invalid"), ("inf", "invalid"), ("mismatch", "invalid"), ("list", "edge"),
              ("huge", "edge")],
     "cov": [("nan", "invalid"), ("non_psd", "invalid"), ("asymmetric", "invalid"),
@@ -138,6 +143,8 @@ def mutate(value: Any, mutation: str, where: int, magnitude: float) -> Any:
     return a / magnitude
   if mutation == "zero":
     return np.zeros_like(a)
+  if mutation == "rows":
+    return a[:-1]
   if mutation == "duplicates":
     return np.repeat(a[:1], a.shape[0], axis=0)
   if mutation == "mismatch":

@@ -510,5 +510,5 @@ def test_invalid_inputs_raise_clear_errors():
     lw.gibbs_generalization(np.ones((2, 2)), np.array([0.2, 0.3, 0.5]), gamma=1.0, n=3)
   with pytest.raises(TypeError, match="n must be an integer"):
     lw.gibbs_generalization(np.ones((2, 2)), np.array([0.5, 0.5]), gamma=1.0, n=2.5)
-  with pytest.raises(ValueError, match="etas must be contraction coefficients"):
+  with pytest.raises(ValueError, match=r"etas must lie in \[0, 1\]"):
     lw.contracted_kl_bound(1.0, np.array([0.5, 1.2]))
