@@ -509,7 +509,12 @@ def max_loo_bandwidth(data: jax.Array, *, bounds: tuple[float, float] = (0.05, 5
   _check_data_for_rule(data)
   if not 0 < bounds[0] < bounds[1]:
     raise ValueError(f"bounds must satisfy 0 < lower < upper, got {bounds}.")
+  num_steps = _validate.integer("num_steps", num_steps, minimum=1)
   sd = _pooled_sd(data)
+  if _validate.is_concrete(sd) and not 0.0 < float(sd) < math.inf:
+    raise ValueError(f"data has pooled standard deviation {float(sd):.3g} in {sd.dtype} (its "
+                     "variance over- or underflows, or every point is the same): the search "
+                     "interval sd * bounds is empty. Rescale the data.")
   f = lambda log_h: loo_log_likelihood(data, jnp.exp(log_h), chunk_size=chunk_size)
   inv_phi = (math.sqrt(5.0) - 1.0) / 2.0
   a = jnp.log(sd * bounds[0])

@@ -120,7 +120,7 @@ def tilted_log_count(g: jax.Array) -> jax.Array:
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  g = _float(g)
+  g = _float(_validate.nonnegative("g", g))
   return 0.5 * jnp.log1p(g) - g / (2.0 * (1.0 + g)**2)
 
 
@@ -420,7 +420,8 @@ def cross_entropy_per_dim(*, sigma: jax.Array = 1.0) -> jax.Array:
     >>> print(f"{float(theory.cross_entropy_per_dim()):.4f} {-0.5 * math.log(2 * math.pi) - 0.5:.4f}")
     -1.4189 -1.4189
   """
-  return -0.5 * jnp.log(2.0 * jnp.pi * jnp.asarray(sigma, float)**2) - 0.5
+  sigma = _float(_validate.positive("sigma", sigma))
+  return -0.5 * jnp.log(2.0 * jnp.pi) - jnp.log(sigma) - 0.5
 
 
 @_validate.guarded
@@ -461,10 +462,15 @@ def log_likelihood(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) ->
   h = _validate.positive("h", h)
   sigma = _validate.positive("sigma", sigma)
   h = _float(h)
-  s2 = jnp.asarray(sigma, h.dtype)**2
-  annealed = -0.5 * jnp.log(2.0 * jnp.pi * (s2 + h * h)) - 0.5 * s2 / (s2 + h * h)
-  condensed = -0.5 * jnp.log(2.0 * jnp.pi * h * h) - alpha - u_min(alpha, sigma=sigma) / (2.0 * h * h)
-  return jnp.where(h >= h_g(alpha, sigma=sigma), annealed, condensed)
+  sigma = jnp.asarray(sigma, h.dtype)
+  # In units of σ (r = h/σ, L = L_1(r) − ln σ) and with ln h instead of ln h², so that neither
+  # h² nor σ² is formed: tiny h gives −inf (not inf − inf), huge σ stays finite.
+  r = h / sigma
+  r2 = r * r
+  annealed = -0.5 * jnp.log(2.0 * jnp.pi) - 0.5 * jnp.log1p(r2) - 0.5 / (1.0 + r2)
+  condensed = (-0.5 * jnp.log(2.0 * jnp.pi) - jnp.log(r) - alpha
+               - u_min(alpha) / (2.0 * r2))
+  return jnp.where(r >= h_g(alpha), annealed, condensed) - jnp.log(sigma)
 
 
 @_validate.guarded
@@ -495,7 +501,11 @@ def kl_per_dim(h: jax.Array, alpha: jax.Array, *, sigma: jax.Array = 1.0) -> jax
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
-  return cross_entropy_per_dim(sigma=sigma) - log_likelihood(h, alpha, sigma=sigma)
+  # H_× − L with the common −ln σ cancelled analytically (both are finite in units of σ).
+  h, sigma = _validate.positive("h", h), _validate.positive("sigma", sigma)
+  h = _float(h)
+  r = h / jnp.asarray(sigma, h.dtype)
+  return cross_entropy_per_dim(sigma=1.0) - log_likelihood(r, alpha)
 
 
 @_validate.guarded
@@ -531,6 +541,7 @@ def fluctuation_rate(h: jax.Array, alpha: jax.Array) -> jax.Array:
     derivation is in :doc:`/theory/kde_large_dim`.
   """
   h = _validate.positive("h", h)
+  alpha = _validate.positive("alpha", alpha)
   h = _float(h)
   G = 1.0 / (h * h)
   lam1, lam2 = _cumulant(G, 1.0), _cumulant(2.0 * G, 1.0)
@@ -653,7 +664,8 @@ def general_log_likelihood(h: jax.Array, alpha: jax.Array, variances: jax.Array)
   v = jnp.asarray(variances, h.dtype)
   h2 = (h * h)[..., None]
   annealed = jnp.mean(-0.5 * jnp.log(2.0 * jnp.pi * (v + h2)) - 0.5 * v / (v + h2), axis=-1)
-  condensed = -0.5 * jnp.log(2.0 * jnp.pi * h * h) - alpha - th.u_min / (2.0 * h * h)
+  # ln h, not ½ ln h²: a tiny h gives −inf rather than inf − inf.
+  condensed = -0.5 * jnp.log(2.0 * jnp.pi) - jnp.log(h) - alpha - th.u_min / (2.0 * h * h)
   return jnp.where(h >= th.h_g, annealed, condensed)
 
 
@@ -728,8 +740,8 @@ def gauss_laguerre(num_nodes: int, a: float) -> tuple[np.ndarray, np.ndarray]:
     Golub & Welsch, *Calculation of Gauss quadrature rules*, Math. Comp. 23 (1969).
   """
   K = _validate.integer("num_nodes", num_nodes, minimum=1)
-  if not a > -1:
-    raise ValueError(f"a must be > -1, got {a!r}.")
+  if not (a > -1 and math.isfinite(a)):
+    raise ValueError(f"a must be finite and > -1, got {a!r}.")
   k = np.arange(K, dtype=np.float64)
   diag = 2.0 * k + a + 1.0
   off = np.sqrt(k[1:] * (k[1:] + a))
@@ -767,6 +779,9 @@ def ncx2_logpdf(D: jax.Array, df: jax.Array, nc: jax.Array, *, num_terms: int = 
   References:
     Johnson, N. L., Kotz, S. & Balakrishnan, N., *Continuous Univariate Distributions* vol. 2, ch. 29.
   """
+  num_terms = _validate.integer("num_terms", num_terms, minimum=1)
+  D, df = _validate.positive("D", D), _validate.positive("df", df)
+  nc = _validate.nonnegative("nc", nc)
   D, df, nc = jnp.broadcast_arrays(_float(D), _float(df), _float(nc))
   j = jnp.arange(num_terms, dtype=D.dtype)
   half = 0.5 * nc[..., None]
@@ -899,7 +914,14 @@ def finite_d_prediction(h: jax.Array, *, n: int, d: int, num_nodes: int = 5,
   """
   n = _validate.integer("n", n, minimum=1)
   d = _validate.integer("d", d, minimum=1)
+  num_grid = _validate.integer("num_grid", num_grid, minimum=2)
+  num_tau = _validate.integer("num_tau", num_tau, minimum=2)
+  if num_terms is not None:
+    num_terms = _validate.integer("num_terms", num_terms, minimum=1)
   h = _validate.positive("h", h)
+  if not _validate.is_concrete(h):
+    raise TypeError("finite_d_prediction runs eagerly (float64 quadrature, NumPy outputs): h must "
+                    "be concrete, not traced under jit/vmap/grad.")
   nodes, weights = gauss_laguerre(num_nodes, 0.5 * d - 1.0)
   r2 = 2.0 * nodes
   if num_terms is None:
@@ -956,8 +978,20 @@ def clt_relative_sd(h: jax.Array, *, n: int, d: int, r2: jax.Array) -> jax.Array
   References:
     Biroli & Mézard, arXiv:2408.05807; the derivation is in :doc:`/theory/kde_large_dim`.
   """
+  n = _validate.integer("n", n, minimum=1)
+  d = _validate.integer("d", d, minimum=1)
   h = _validate.positive("h", h)
+  r2 = _validate.nonnegative("r2", r2)
   h = _float(h)
-  log_m = lambda k: -0.5 * d * jnp.log1p(k / (h * h)) - k * r2 / (2.0 * (h * h + k))
-  ratio = jnp.exp(log_m(2.0) - 2.0 * log_m(1.0))  # E w² / (E w)²
+  h2 = h * h
+  # log E w² − 2 log E w. For h ≤ 1, log(1 + k/h²) = log(h² + k) − 2 log h (no k/h² is formed, so a
+  # tiny h gives +inf, the diverging ratio, not inf − inf); for h > 1 the log1p form (no h² + k
+  # overflow). The double where keeps the unused branch's gradient finite.
+  small = h <= 1.0
+  hs, hl = jnp.where(small, h, 1.0), jnp.where(small, 2.0, h)
+  log_terms = jnp.where(
+      small, jnp.log(hs * hs + 2.0) - 2.0 * jnp.log(hs * hs + 1.0) + 2.0 * jnp.log(hs),
+      jnp.log1p(2.0 / (hl * hl)) - 2.0 * jnp.log1p(1.0 / (hl * hl)))
+  log_ratio = -0.5 * d * log_terms - r2 * (1.0 / (h2 + 2.0) - 1.0 / (h2 + 1.0))
+  ratio = jnp.exp(log_ratio)  # E w² / (E w)²
   return jnp.sqrt(jnp.maximum(ratio - 1.0, 0.0) / n)

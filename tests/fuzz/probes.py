@@ -99,16 +99,19 @@ def kde_probes() -> list[Probe]:
             {"x": "points", "data": "points", "bandwidth": "positive", "weights": "real"},
             edges=frozenset({("x", "empty")})),
       Probe("kde.log_density(covariance)", kde.log_density,
-            {"x": _Y, "data": _X, "bandwidth": _COV_P}, {"x": "points", "bandwidth": "cov"}),
+            {"x": _Y, "data": _X, "bandwidth": _COV_P}, {"x": "points", "bandwidth": "cov"},
+            edges=frozenset({("x", "empty")})),
+      # An isotropic bandwidth fits data of any dimension: "mismatch" (one more column) is valid.
       Probe("kde.loo_log_likelihood", kde.loo_log_likelihood, {"data": _X, "bandwidth": 0.5},
-            {"data": "points", "bandwidth": "positive"}),
+            {"data": "points", "bandwidth": "positive"}, edges=frozenset({("data", "mismatch")})),
       Probe("kde.participation_ratio", kde.participation_ratio,
             {"x": _Y, "data": _X, "bandwidth": 0.5}, points, edges=frozenset({("x", "empty")})),
   ]
   for name in ("scott_bandwidth", "silverman_bandwidth", "kl_optimal_bandwidth"):
     probes.append(Probe(f"kde.{name}", getattr(kde, name), {"data": _X}, {"data": "points"}))
   probes.append(Probe("kde.max_loo_bandwidth", kde.max_loo_bandwidth,
-                      {"data": _X, "num_steps": 8}, {"data": "points", "num_steps": "count"}))
+                      {"data": _X, "num_steps": 8}, {"data": "points", "num_steps": "count"},
+                      edges=frozenset({("data", "mismatch")})))
 
   def logpdf(x):
     return -0.5 * jnp.sum(x**2, axis=1) - jnp.log(2 * jnp.pi)
@@ -127,7 +130,7 @@ def kde_probes() -> list[Probe]:
                         alpha_kinds))
   probes.append(Probe("kde.theory.g_star", theory.g_star, {"alpha": 0.3}, {"alpha": "positive"}))
   probes.append(Probe("kde.theory.tilted_log_count", theory.tilted_log_count, {"g": 2.0},
-                      {"g": "positive"}))
+                      {"g": "positive"}, edges=frozenset({("g", "zero")})))  # S(0) = 0
   for name in ("stable_index", "log_likelihood", "kl_per_dim"):
     probes.append(Probe(f"kde.theory.{name}", getattr(theory, name),
                         {"h": 0.8, "alpha": 0.3, "sigma": 1.0},
@@ -156,10 +159,12 @@ def kde_probes() -> list[Probe]:
                       {"h": np.array([1.2]), "n": 50, "d": 4, "num_nodes": 2, "num_grid": 32,
                        "num_tau": 16},
                       {"h": "positive", "n": "count", "d": "count", "num_nodes": "count",
-                       "num_grid": "count", "num_tau": "count"}))
+                       "num_grid": "count", "num_tau": "count"},
+                      jit=False))  # float64 quadrature with NumPy outputs: an eager-only function
   probes.append(Probe("kde.theory.clt_relative_sd", theory.clt_relative_sd,
                       {"h": 2.0, "n": 100, "d": 5, "r2": 5.0},
-                      {"h": "positive", "n": "count", "d": "count", "r2": "positive"}))
+                      {"h": "positive", "n": "count", "d": "count", "r2": "positive"},
+                      edges=frozenset({("r2", "zero")})))  # x at the data mean
   return probes
 
 
@@ -533,7 +538,8 @@ def ot_probes() -> list[Probe]:
             {"x": "real", "y": "real", "epsilon": "positive"}, {"method": "vmap"}),
       Probe("ot.pairwise_cost", ot.pairwise_cost,
             {"p": np.stack([_P, _Q]), "q": np.stack([_Q, _P, _P])},
-            {"p": "prob", "q": "prob"}),
+            {"p": "points", "q": "points"},  # any rows (SinKD passes probabilities)
+            edges=frozenset({("p", "empty"), ("q", "empty")})),  # no rows: an empty cost matrix
       Probe("ot.sinkd_loss", ot.sinkd_loss,
             {"student_logits": zs, "teacher_logits": zt, "temperature": 2.0, "epsilon": 0.1,
              "num_iterations": 10},
