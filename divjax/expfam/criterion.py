@@ -31,7 +31,7 @@ References:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -76,7 +76,13 @@ def bayes_error_lower_bound(risk: Array) -> Array:
     >>> print(np.round(np.asarray(expfam.bayes_error_lower_bound(jnp.array([0.0, 0.02, 0.08]))), 4))
     [0.5  0.45 0.4 ]
   """
-  risk = jnp.asarray(risk)
+  risk = _validate.as_array(risk)
+  _validate.array("risk", risk)
+  risk = _validate.not_nan("risk", risk)
+  if _validate.is_concrete(risk) and np.any(np.asarray(risk) < 0):
+    raise ValueError(f"risk must be >= 0 (an expected KL), got min {np.min(np.asarray(risk)):g}.")
+  risk = jnp.asarray(_validate.traced_check(risk, lambda r: jnp.all(r >= 0), "risk must be >= 0."))
+  risk = risk.astype(jnp.result_type(risk, float))
   return jnp.maximum(0.5 - jnp.sqrt(risk / 8.0), 0.5 * (1.0 - jnp.sqrt(-jnp.expm1(-risk))))
 
 
@@ -104,9 +110,7 @@ def critical_risk(eps: Array) -> Array:
     >>> print(np.round(np.asarray(expfam.critical_risk(jnp.array([0.05, 0.2]))), 4))
     [0.02 0.32]
   """
-  eps = _validate.positive("eps", eps)
-  if _validate.is_concrete(eps) and np.any(np.asarray(eps) >= 0.5):
-    raise ValueError(f"eps must be < 1/2 (the Bayes error is at most 1/2), got {eps!r}.")
+  eps = _validate.interval("eps", eps, lower=0.0, upper=0.5, lower_open=True, upper_open=True)
   eps = jnp.asarray(eps, dtype=jnp.result_type(float))
   return jnp.maximum(8.0 * eps**2, -jnp.log1p(-4.0 * eps**2))
 
@@ -166,8 +170,8 @@ def pn_criterion(R1: Array, R2: Array, eps: Array, n: int | None = None) -> PNCr
     Sheena, arXiv:2105.08947, §3; the calibration is derived in :doc:`/theory/mle_info_projection`.
   """
   d_star = critical_risk(eps)
-  R1 = jnp.asarray(R1, dtype=jnp.result_type(float))
-  R2 = jnp.asarray(R2, dtype=jnp.result_type(float))
+  R1 = jnp.asarray(_validate.positive("R1", R1), dtype=jnp.result_type(float))
+  R2 = jnp.asarray(_validate.finite("R2", R2), dtype=jnp.result_type(float))
   disc = jnp.maximum(R1**2 + 4.0 * d_star * R2, 0.0)
   n_min = (R1 + jnp.sqrt(disc)) / (2.0 * d_star)
   if n is None:
@@ -175,6 +179,18 @@ def pn_criterion(R1: Array, R2: Array, eps: Array, n: int | None = None) -> PNCr
   n = _validate.integer("n", n, minimum=1)
   risk = R1 / n + R2 / n**2
   return PNCriterion(n_min, d_star, R1 / d_star, risk <= d_star, risk)
+
+
+def _check_sample_covariance(x: Any, dtype: Any) -> None:
+  """Concrete values only: the sample covariance of x must be non-singular in ``dtype``."""
+  if not _validate.is_concrete(x):
+    return
+  c = np.asarray(x, dtype) - np.asarray(x, dtype).mean(0)
+  eig = np.linalg.eigvalsh((c.T @ c / c.shape[0]).astype(np.float64))
+  if not eig[-1] > 0 or eig[0] <= c.shape[1] * np.finfo(dtype).eps * eig[-1]:
+    raise ValueError(f"x has a singular sample covariance in {np.dtype(dtype).name} (eigenvalues "
+                     f"from {eig[0]:.3g} to {eig[-1]:.3g}): duplicated or collinear columns, or "
+                     "values too small for the dtype. Drop or rescale those columns.")
 
 
 @_validate.guarded
@@ -210,6 +226,7 @@ def mardia_kurtosis(x: Array) -> Array:
   if n <= d:
     raise ValueError(f"x needs more rows than columns (n > d) for a non-singular covariance, got "
                      f"shape {np.shape(x)}.")
+  _check_sample_covariance(x, jnp.result_type(float))
   x = jnp.asarray(x, dtype=jnp.result_type(float))
   c = x - x.mean(0)
   S = c.T @ c / n
@@ -322,7 +339,11 @@ def compress_normal_model(x: Array, eps: float) -> list[CompressionStep]:
   if n <= d:
     raise ValueError(f"x needs more rows than columns (n > d) for a non-singular covariance, got "
                      f"shape {x.shape}.")
+  _check_sample_covariance(x, np.float64)
   d_star = float(critical_risk(eps))
+  if d_star == 0.0:
+    raise ValueError(f"eps = {eps!r} is so small that D*(eps) = 8 eps^2 underflows to 0: no sample "
+                     "size passes the criterion.")
   keep = list(range(d))
 
   def step(cols):

@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
+from divjax import _validate
+
 __all__ = [
     "ExponentialFamily",
     "log_prob",
@@ -109,6 +111,26 @@ jax.tree_util.register_dataclass(
     meta_fields=[f.name for f in dataclasses.fields(ExponentialFamily)])
 
 
+def _check_family(family: ExponentialFamily) -> None:
+  if not isinstance(family, ExponentialFamily):
+    raise TypeError(f"family must be an ExponentialFamily (e.g. expfam.normal()), got "
+                    f"{type(family).__name__}.")
+
+
+def _theta(family: ExponentialFamily, theta: Array, name: str = "theta") -> Array:
+  """``theta`` must be a finite ``[p]`` natural parameter of ``family``; returned as a float array."""
+  _check_family(family)
+  theta = _validate.as_array(theta)
+  _validate.array(name, theta)
+  if np.shape(theta) != (family.dim,):
+    raise ValueError(f"{name} must have shape [{family.dim}] (the natural parameter of the "
+                     f"{family.name} family), got {np.shape(theta)}.")
+  theta = jnp.asarray(_validate.finite(name, theta))
+  return theta if jnp.issubdtype(theta.dtype, jnp.floating) else theta.astype(
+      jnp.result_type(float))
+
+
+@_validate.guarded
 def log_prob(family: ExponentialFamily, theta: Array, x: Array) -> Array:
   r"""The log-density log h(x) + θ·T(x) − ψ(θ) of one observation x.
 
@@ -128,10 +150,18 @@ def log_prob(family: ExponentialFamily, theta: Array, x: Array) -> Array:
     >>> print(f"{float(expfam.log_prob(expfam.normal(), jnp.array([0.0, -0.5]), 0.0)):.4f}")
     -0.9189
   """
+  theta = _theta(family, theta)
+  x = _validate.as_array(x)
+  _validate.array("x", x)
+  if np.shape(x) != tuple(family.event_shape):
+    raise ValueError(f"x must be one observation of shape {tuple(family.event_shape)} for the "
+                     f"{family.name} family, got shape {np.shape(x)} (vmap over several).")
+  x = jnp.asarray(_validate.finite("x", x))
   return family.log_base_measure(x) + jnp.dot(theta, family.sufficient_statistic(x)) - \
       family.log_partition(theta)
 
 
+@_validate.guarded
 def mean_parameters(family: ExponentialFamily, theta: Array) -> Array:
   r"""The mean (expectation) parameter η = ∇ψ(θ) = E_θ[T].
 
@@ -152,9 +182,10 @@ def mean_parameters(family: ExponentialFamily, theta: Array) -> Array:
     >>> print(np.round(np.asarray(eta), 4))
     [1. 2.]
   """
-  return jax.grad(family.log_partition)(theta)
+  return jax.grad(family.log_partition)(_theta(family, theta))
 
 
+@_validate.guarded
 def fisher_information(family: ExponentialFamily, theta: Array) -> Array:
   r"""The Fisher information G = ∇²ψ(θ) = Cov_θ(T) in natural coordinates.
 
@@ -174,17 +205,17 @@ def fisher_information(family: ExponentialFamily, theta: Array) -> Array:
     >>> print(f"{float(G[0, 0]):.4f}")
     3.0000
   """
-  return jax.hessian(family.log_partition)(theta)
+  return jax.hessian(family.log_partition)(_theta(family, theta))
 
 
-@jax.jit
+@_validate.guarded
 def cumulants(family: ExponentialFamily, theta: Array) -> tuple[Array, Array, Array]:
   r"""The second, third and fourth cumulants of T under p_θ: the derivatives of ψ, by autodiff.
 
   .. math::  G_{ab} = \partial_a\partial_b\psi,\qquad \psi_{abc} = \partial_a\partial_b\partial_c\psi,
              \qquad \psi_{abcd} = \partial_a\partial_b\partial_c\partial_d\psi
 
-  Jitted (the family is static configuration): compiled once per family object and shape.
+  Compiled (the family is static configuration): once per family object and shape.
 
   Args:
     family: the exponential family.
@@ -202,6 +233,12 @@ def cumulants(family: ExponentialFamily, theta: Array) -> tuple[Array, Array, Ar
     >>> print([round(float(c.ravel()[0]), 4) for c in (G, psi3, psi4)])
     [0.25, 0.25, 0.375]
   """
+  return _cumulants(family, _theta(family, theta))
+
+
+@jax.jit
+@_validate.kernel
+def _cumulants(family: ExponentialFamily, theta: Array) -> tuple[Array, Array, Array]:
   psi = family.log_partition
   G = jax.hessian(psi)(theta)
   psi3 = jax.jacfwd(jax.hessian(psi))(theta)
@@ -209,6 +246,7 @@ def cumulants(family: ExponentialFamily, theta: Array) -> tuple[Array, Array, Ar
   return G, psi3, psi4
 
 
+@_validate.guarded
 def in_natural_domain(family: ExponentialFamily, theta: Array) -> Array:
   """Whether θ lies in the natural parameter space Θ, i.e. whether ψ(θ) is finite.
 
@@ -229,7 +267,7 @@ def in_natural_domain(family: ExponentialFamily, theta: Array) -> Array:
     ...       bool(expfam.in_natural_domain(fam, jnp.array([1.0]))))
     True False
   """
-  return jnp.isfinite(family.log_partition(theta))
+  return jnp.isfinite(family.log_partition(_theta(family, theta)))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -295,8 +333,7 @@ def categorical(k: int) -> ExponentialFamily:
     >>> print(np.asarray(fam.sufficient_statistic(2)), np.round(np.asarray(q), 4))
     [0. 1.] [0.3 0.5]
   """
-  if k < 2:
-    raise ValueError(f"k must be >= 2, got {k}.")
+  k = _validate.integer("k", k, minimum=2)
 
   def T(x):
     return (jnp.arange(1, k) == x).astype(jnp.result_type(float))
@@ -467,6 +504,7 @@ def multivariate_normal(d: int) -> ExponentialFamily:
     >>> print(fam.dim, np.asarray(fam.sufficient_statistic(jnp.array([1.0, 2.0]))))
     5 [1. 2. 1. 2. 4.]
   """
+  d = _validate.integer("d", d, minimum=1)
   rows, cols = np.tril_indices(d)
   off = rows != cols
   p = d + len(rows)
@@ -545,8 +583,10 @@ def polynomial(k: int, *, lower: float = -10.0, upper: float = 10.0,
     >>> print(f"{float(expfam.polynomial(2).log_partition(jnp.array([0.0, -0.5]))):.4f}")
     0.9189
   """
-  if k < 1:
-    raise ValueError(f"k must be >= 1, got {k}.")
+  k = _validate.integer("k", k, minimum=1)
+  num_points = _validate.integer("num_points", num_points, minimum=2)
+  if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):
+    raise ValueError(f"lower and upper must be finite with lower < upper, got {lower}, {upper}.")
   xs = np.linspace(lower, upper, num_points)
   w = np.full(num_points, xs[1] - xs[0])
   w[0] = w[-1] = 0.5 * (xs[1] - xs[0])
@@ -595,6 +635,10 @@ def custom(name: str, dim: int, sufficient_statistic: Callable[[Array], Array],
     >>> print(f"{float(expfam.mean_parameters(fam, jnp.array([-4.0]))[0]):.4f}")
     0.2500
   """
+  dim = _validate.integer("dim", dim, minimum=1)
+  for arg, fn in (("sufficient_statistic", sufficient_statistic), ("log_partition", log_partition)):
+    if not callable(fn):
+      raise TypeError(f"{arg} must be callable, got {type(fn).__name__}.")
   return ExponentialFamily(
       name=name, dim=dim, sufficient_statistic=sufficient_statistic, log_partition=log_partition,
       log_base_measure=log_base_measure or (lambda x: jnp.zeros(())), event_shape=event_shape,

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from divjax import _validate
-from divjax.expfam.family import ExponentialFamily
+from divjax.expfam.family import ExponentialFamily, _theta
 
 __all__ = [
     "Moments",
@@ -150,6 +150,7 @@ def _weighted_moments(t: Array, w: Array) -> Moments:
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("target")
 def target_moments(family: ExponentialFamily, target: Any) -> Moments:
   r"""Mean, covariance and third cumulant of T(X) under the target.
 
@@ -185,7 +186,7 @@ def target_moments(family: ExponentialFamily, target: Any) -> Moments:
     w = jax.nn.softmax(logits)
     t = jax.vmap(family.sufficient_statistic)(x)
     return _weighted_moments(t, w)
-  samples = _check_samples(family, target)
+  samples = _check_samples(family, target, name="target")
   t = jax.vmap(family.sufficient_statistic)(samples)
   n = t.shape[0]
   return _weighted_moments(t, jnp.full((n,), 1.0 / n, t.dtype))
@@ -210,6 +211,14 @@ def _check_samples(family: ExponentialFamily, samples: Any, name: str = "samples
       bad = int(np.argmin(ok))
       raise ValueError(f"{name}[{bad}] = {np.asarray(x[bad])} lies outside the support of the "
                        f"{family.name} family.")
+  if _validate.is_concrete(x):
+    t = np.asarray(jax.vmap(family.sufficient_statistic)(x))
+    # The moments need Cov(T): products of two coordinates of T must be finite too.
+    if not np.isfinite(t).all() or _validate.squares_overflow(
+        float(np.max(np.abs(t), initial=0.0)), x.dtype):
+      raise ValueError(f"{name}: the sufficient statistic T(x) of the {family.name} family overflows "
+                       f"{x.dtype} at this scale (max |x| = {float(jnp.max(jnp.abs(x))):.3g}); "
+                       "rescale the data or compute in float64.")
   return x
 
 
@@ -263,6 +272,7 @@ def _newton(family: ExponentialFamily, eta: Array, theta0: Array, *, max_iters: 
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("target")
 def information_projection(family: ExponentialFamily, target: Any, *, method: str = "auto",
                            max_iters: int = 100, tol: float | None = None) -> ProjectionResult:
   r"""The information projection θ* = argmin_θ KL(g‖p_θ) of a target g onto the family.
@@ -393,7 +403,7 @@ def kl_divergence(family: ExponentialFamily, theta1: Array, theta2: Array) -> Ar
     Banerjee, Merugu, Dhillon & Ghosh, *Clustering with Bregman divergences*, JMLR 6, 2005.
   """
   psi = family.log_partition
-  theta1 = jnp.asarray(theta1)
-  theta2 = jnp.asarray(theta2)
+  theta1 = _theta(family, theta1, "theta1")
+  theta2 = _theta(family, theta2, "theta2")
   eta1 = jax.grad(psi)(theta1)
   return psi(theta2) - psi(theta1) - jnp.dot(eta1, theta2 - theta1)

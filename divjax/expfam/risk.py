@@ -47,7 +47,7 @@ import numpy as np
 from scipy import special, stats
 
 from divjax import _validate
-from divjax.expfam.family import ExponentialFamily, cumulants
+from divjax.expfam.family import ExponentialFamily, _theta, cumulants
 from divjax.expfam.projection import kl_divergence
 
 __all__ = [
@@ -96,6 +96,7 @@ class RiskExpansion(NamedTuple):
 
 
 @_validate.guarded
+@_validate.nan_means_overflow("theta_star")
 def risk_expansion(family: ExponentialFamily, theta_star: Array, cov_T: Array,
                    third_cumulant_T: Array, *, coordinates: str = "natural") -> RiskExpansion:
   r"""The coefficients R₁ and R₂ of the MLE risk expansion, by autodiff of ψ.
@@ -137,13 +138,17 @@ def risk_expansion(family: ExponentialFamily, theta_star: Array, cov_T: Array,
   """
   if coordinates not in ("natural", "expectation"):
     raise ValueError(f"coordinates must be 'natural' or 'expectation', got {coordinates!r}.")
-  K = jnp.asarray(cov_T)
-  kappa = jnp.asarray(third_cumulant_T)
+  theta_star = _theta(family, theta_star, "theta_star")
   p = family.dim
-  if K.shape != (p, p) or kappa.shape != (p, p, p):
-    raise ValueError(f"cov_T must be [{p}, {p}] and third_cumulant_T [{p}, {p}, {p}] for the "
-                     f"{family.name} family, got {K.shape} and {kappa.shape}.")
-  G, psi3, psi4 = cumulants(family, jnp.asarray(theta_star))
+  cov_T, third_cumulant_T = _validate.as_array(cov_T), _validate.as_array(third_cumulant_T)
+  for name, x, shape in (("cov_T", cov_T, (p, p)), ("third_cumulant_T", third_cumulant_T, (p, p, p))):
+    _validate.array(name, x)
+    if np.shape(x) != shape:
+      raise ValueError(f"{name} must have shape {list(shape)} for the {family.name} family, got "
+                       f"{np.shape(x)}.")
+  K = jnp.asarray(_validate.covariance("cov_T", cov_T, p))
+  kappa = jnp.asarray(_validate.finite("third_cumulant_T", third_cumulant_T))
+  G, psi3, psi4 = cumulants(family, theta_star)
   Gi = jnp.linalg.inv(G)
   R1 = 0.5 * jnp.trace(Gi @ K)
   # φ-derivatives (expectation coordinates).
@@ -196,6 +201,8 @@ def exact_risk_exponential_gamma(shape: float, n: int) -> float:
     >>> print(f"{expfam.exact_risk_exponential_gamma(2.0, 50):.7f}")
     0.0050927
   """
+  shape = float(_validate.positive_scalar("shape", shape))
+  n = _validate.integer("n", n, minimum=1)
   nk = n * shape
   if nk <= 1:
     raise ValueError(f"the exact risk needs n·shape > 1 (the MLE's mean is finite), got {nk}.")
@@ -227,6 +234,7 @@ def exact_risk_normal(n: int) -> float:
     >>> print(f"{expfam.exact_risk_normal(50):.5f}")
     0.02218
   """
+  n = _validate.integer("n", n, minimum=1)
   if n <= 3:
     raise ValueError(f"the exact normal risk is finite for n > 3, got n = {n}.")
   return float(0.5 * (special.digamma((n - 1) / 2) + math.log(2.0 / n)) + 2.0 / (n - 3))
@@ -267,14 +275,17 @@ def exact_risk_categorical(probs, n: int) -> tuple[float, float]:
     >>> print(f"{risk:.5f} {boundary:.1e}")
     0.01031 2.0e-10
   """
+  probs = _validate.probabilities("probs", _validate.as_array(probs))
+  _validate.ndim("probs", probs, 1)
   probs = np.asarray(probs, np.float64)
-  probs = _validate.probabilities("probs", probs)
+  n = _validate.integer("n", n, minimum=1)
   k = len(probs)
   counts = np.array(list(_compositions(n, k)), dtype=np.float64)
   logpmf = stats.multinomial.logpmf(counts, n, probs)
   interior = np.all(counts > 0, axis=1)
   c = counts[interior] / n
-  kl = np.sum(probs * (np.log(probs) - np.log(c)), axis=1)
+  # 0 log 0 = 0 (a zero-probability cell: then no count vector is interior and the risk is 0).
+  kl = np.sum(special.xlogy(probs, probs) - special.xlogy(probs, c), axis=1)
   risk = float(np.sum(np.exp(logpmf[interior]) * kl))
   boundary = float(np.exp(special.logsumexp(logpmf[~interior]))) if (~interior).any() else 0.0
   return risk, boundary
@@ -308,7 +319,15 @@ def exact_risk_poisson_negative_binomial(mean: float, dispersion: float | None, 
     >>> print(f"{risk:.5f} {p0 < 1e-40}")
     0.01008 True
   """
-  lam = float(mean)
+  lam = float(_validate.positive_scalar("mean", mean))
+  if dispersion is not None:
+    dispersion = float(_validate.positive_scalar("dispersion", dispersion))
+  n = _validate.integer("n", n, minimum=1)
+  tail = float(_validate.interval("tail", tail, lower=0.0, upper=1.0, lower_open=True,
+                                  upper_open=True))
+  if lam * n > 1e9:
+    raise ValueError(f"mean * n = {lam * n:.3g} is too large for the exact sum over the support "
+                     "(more than 1e9 terms); use the risk expansion or monte_carlo_risk.")
   if dispersion is None:
     dist = stats.poisson(n * lam)
   else:
@@ -394,6 +413,8 @@ def monte_carlo_risk(key: Array, family: ExponentialFamily, theta_star: Array,
                      "has none.")
   n = _validate.integer("n", n, minimum=1)
   num_replications = _validate.integer("num_replications", num_replications, minimum=2)
+  batch_size = _validate.integer("batch_size", batch_size, minimum=1)
+  theta_star = _theta(family, theta_star, "theta_star")
   batch = min(batch_size, num_replications)
   num_batches = -(-num_replications // batch)
   theta_star = jnp.asarray(theta_star)

@@ -500,7 +500,7 @@ def test_risk_expansion_rejects_unknown_coordinates(x64):
 
 
 def test_risk_expansion_rejects_wrong_moment_shapes(x64):
-  with pytest.raises(ValueError, match=r"cov_T must be \[1, 1\] and third_cumulant_T \[1, 1, 1\]"):
+  with pytest.raises(ValueError, match=r"cov_T must have shape \[1, 1\] for the exponential family"):
     ef.risk_expansion(EXPONENTIAL, jnp.array([-1.0]), jnp.ones((2, 2)), jnp.ones((1, 1, 1)))
 
 
