@@ -291,6 +291,10 @@ def exact_risk_categorical(probs, n: int) -> tuple[float, float]:
   return risk, boundary
 
 
+#: The most support points :func:`exact_risk_poisson_negative_binomial` sums (memory O(terms)).
+_MAX_TERMS = 1e7
+
+
 @_validate.guarded
 def exact_risk_poisson_negative_binomial(mean: float, dispersion: float | None, n: int,
                                          *, tail: float = 1e-16) -> tuple[float, float]:
@@ -325,15 +329,17 @@ def exact_risk_poisson_negative_binomial(mean: float, dispersion: float | None, 
   n = _validate.integer("n", n, minimum=1)
   tail = float(_validate.interval("tail", tail, lower=0.0, upper=1.0, lower_open=True,
                                   upper_open=True))
-  if lam * n > 1e9:
-    raise ValueError(f"mean * n = {lam * n:.3g} is too large for the exact sum over the support "
-                     "(more than 1e9 terms); use the risk expansion or monte_carlo_risk.")
   if dispersion is None:
     dist = stats.poisson(n * lam)
   else:
     r = float(dispersion) * n
     dist = stats.nbinom(r, r / (r + n * lam))
-  s = np.arange(1, int(dist.isf(tail)) + 2, dtype=np.float64)
+  top = float(dist.isf(tail))
+  if not top < _MAX_TERMS:
+    raise ValueError(f"the exact sum over the support of the sample total needs {top:.3g} terms "
+                     f"(more than {_MAX_TERMS:.0e}) at mean = {lam:g}, dispersion = {dispersion}, "
+                     f"n = {n}; use risk_expansion or monte_carlo_risk.")
+  s = np.arange(1, int(top) + 2, dtype=np.float64)
   lam_hat = s / n
   kl = lam * np.log(lam / lam_hat) - lam + lam_hat
   return float(np.sum(dist.pmf(s) * kl)), float(dist.pmf(0))
