@@ -429,3 +429,29 @@ def test_a_run_stopped_mid_write_leaves_no_result_and_the_next_run_recovers(toy,
   assert record.status == "ok", record
   assert json.loads((out / "toy" / "results.json").read_text())["checks"] == {"linear": True}
   assert not list(out.glob(".toy.tmp-*"))  # a dead run's temp folder is cleaned up
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_bits_for_every_experiment(tmp_path):
+  # Every registered experiment at a tiny size (tests/experiments/_determinism.py), seed 0, in two
+  # fresh processes with different hash seeds (so set and dict orders differ): the results must
+  # agree to the last bit. The second process reuses the first's compiled programs through JAX's
+  # persistent cache, which leaves the numbers to the same executables and inputs.
+  import subprocess
+
+  from tests.experiments import _determinism
+
+  assert sorted(_determinism.TINY) == sorted(_harness.EXPERIMENTS), "add new experiments to TINY"
+  env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax-cache"),
+         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+  digests = []
+  for run in (1, 2):
+    out = tmp_path / f"digests-{run}.txt"
+    proc = subprocess.run([sys.executable, "-m", "tests.experiments._determinism", str(out)],
+                          env={**env, "PYTHONHASHSEED": str(run)}, capture_output=True, text=True,
+                          timeout=1200, cwd=pathlib.Path(__file__).resolve().parents[2])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    digests.append(out.read_text().splitlines())
+  assert len(digests[0]) == len(_determinism.TINY)
+  assert digests[0] == digests[1]
