@@ -150,13 +150,13 @@ def _dry_run(names: list[str], args: argparse.Namespace, parser: argparse.Argume
     result = _harness.forecast(name, scale=args.scale, seed=args.seed, rates=rates[0])
     print()
     print(_forecast.format_report(name, args.scale, result.programs, rates, result.calibration,
-                                  result.outside_s))
+                                  result.outside_s, result.compile_s))
     if result.message:
       print(f"note: the dry run {result.message}; programs after that point are not counted.")
       failed = True
     print(f"(dry run of {name}: {result.seconds:.1f} s, of which compiling {result.compile_s:.1f} s)")
     rows.append((name, _forecast.summarize(result.programs, rates, result.calibration,
-                                           result.outside_s)))
+                                           result.outside_s, result.compile_s)))
   print()
   print(_forecast.format_summary(rows, rates))
   return 1 if failed else 0

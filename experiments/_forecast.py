@@ -331,7 +331,7 @@ def program_seconds(p: ProgramRecord, rates: Throughput,
 
 def format_report(name: str, scale: str, programs: Sequence[ProgramRecord],
                   rates: Sequence[Throughput], calibration: dict[str, float] | None = None,
-                  outside_s: float = 0.0) -> str:
+                  outside_s: float = 0.0, compile_s: float = 0.0) -> str:
   """The per-program table and the totals of one experiment's dry run.
 
   ``rates[0]`` is this machine's (calibrated when ``calibration`` is given); the others are
@@ -359,12 +359,12 @@ def format_report(name: str, scale: str, programs: Sequence[ProgramRecord],
   widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
   fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
   lines += [fmt(head), "  ".join("-" * w for w in widths), *map(fmt, rows)]
-  totals = summarize(programs, rates, calibration, outside_s)
+  totals = summarize(programs, rates, calibration, outside_s, compile_s)
   lines.append(
       f"peak program memory {format_bytes(totals['peak_bytes'])} per device; "
-      f"{'≥' if totals['lower_bound'] else ''}{_flops(totals['flops'])} flops; work outside sweeps and "
-      f"calls (run for real in this dry run): {format_seconds(outside_s)}; estimated total here "
-      f"{format_seconds(totals['here_s'])}"
+      f"{'≥' if totals['lower_bound'] else ''}{_flops(totals['flops'])} flops; compiling "
+      f"{format_seconds(compile_s)} and work outside sweeps and calls {format_seconds(outside_s)} "
+      f"(both measured in this dry run); estimated total here {format_seconds(totals['here_s'])}"
       + ("" if calibration else " (uncalibrated model)") + "; "
       + "; ".join(f"{r.label}: ≥ {format_seconds(totals['floor_s'][r.label])} of programs"
                   for r in others))
@@ -374,9 +374,11 @@ def format_report(name: str, scale: str, programs: Sequence[ProgramRecord],
 
 
 def summarize(programs: Sequence[ProgramRecord], rates: Sequence[Throughput],
-              calibration: dict[str, float] | None = None, outside_s: float = 0.0) -> dict[str, Any]:
+              calibration: dict[str, float] | None = None, outside_s: float = 0.0,
+              compile_s: float = 0.0) -> dict[str, Any]:
   """Totals of a dry run: the largest program's memory, flops, estimated seconds here (programs,
-  calibrated when given, plus ``outside_s``) and the floors at the other rates."""
+  calibrated when given, plus the measured ``outside_s`` and ``compile_s``) and the floors of the
+  programs at the other rates."""
   here, others = rates[0], rates[1:]
   return {
       "programs": len(programs),
@@ -384,7 +386,7 @@ def summarize(programs: Sequence[ProgramRecord], rates: Sequence[Throughput],
       "flops": sum(p.cost.total_flops * p.calls for p in programs),
       "lower_bound": any(p.cost.while_loops for p in programs),
       "calibrated": bool(calibration),
-      "here_s": sum(program_seconds(p, here, calibration) for p in programs) + outside_s,
+      "here_s": sum(program_seconds(p, here, calibration) for p in programs) + outside_s + compile_s,
       "floor_s": {r.label: sum(program_seconds(p, r) for p in programs) for r in others},
   }
 
