@@ -584,7 +584,13 @@ def histogram_sinkhorn_divergence(a: ArrayLike,
 def default_batch_method(backend: str | None = None) -> str:
   """The default batch path: "loop" on CPU (measured), "vmap" on GPU/TPU (not yet measured).
 
-  The CPU choice comes from ``benchmarks/bench_ot.py``; see :func:`batched_sinkhorn_cost`.
+  CPU (2 cores, measured): ``"loop"`` was faster in 5 of 6 cases of ``benchmarks/device/gpu_bench.py``'s
+  Sinkhorn section (batches of 16–64 clouds of 64–256 points) and in ``benchmarks/bench_ot.py``'s
+  64 × 256² batch: 1.4–4.4× where iteration counts differ within the batch, since the loop stops each
+  problem at its own count. ``"vmap"`` won (2.2×) one case, 16 clouds of 256 points whose counts
+  were nearly equal (30–50). GPU/TPU: ``"vmap"`` is an assumption that no measurement backs yet;
+  ``benchmarks/device/run.sh`` times both paths there and writes its verdict to
+  ``benchmarks/RESULTS-gpu.md``, which should decide this default. See :func:`batched_sinkhorn_cost`.
 
   Args:
     backend: a JAX backend name; ``None`` uses ``jax.default_backend()``.
