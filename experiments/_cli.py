@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="compile every program at --scale and print its memory, flops and an "
                         "estimated time here and on one GPU; execute and write nothing")
   multi = run.add_argument_group(
-      "several processes (jax.distributed; see docs/multiprocess.md)",
+      "several processes (jax.distributed; see docs/scaling.md)",
       "sweeps are sharded over the devices of every process; process 0 writes the results")
   multi.add_argument("--processes", type=int, default=None, metavar="N",
                      help="launch N processes on this host (loopback only) and wait for them")
@@ -147,7 +147,12 @@ def _dry_run(names: list[str], args: argparse.Namespace, parser: argparse.Argume
           "the model on this machine")
   rows, failed = [], False
   for name in names:
-    result = _harness.forecast(name, scale=args.scale, seed=args.seed, rates=rates[0])
+    try:
+      result = _harness.forecast(name, scale=args.scale, seed=args.seed, rates=rates[0])
+    except Exception as err:  # one failing experiment must not stop the others
+      print(f"\n{name}: dry run failed: {type(err).__name__}: {err}")
+      failed = True
+      continue
     print()
     print(_forecast.format_report(name, args.scale, result.programs, rates, result.calibration,
                                   result.outside_s, result.compile_s))

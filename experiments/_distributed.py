@@ -10,7 +10,7 @@ over the devices of every process and gathers the result, and process 0 alone wr
 starts N such processes on this host, talking over the loopback interface only (coordinator and
 CPU collectives on 127.0.0.1, a free port chosen at run time), bounded by ``--timeout``. On CPU the
 cross-process collectives are gloo's (``jax_cpu_collectives_implementation="gloo"``, JAX's default).
-See docs/multiprocess.md.
+See docs/scaling.md.
 """
 
 from __future__ import annotations

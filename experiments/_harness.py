@@ -15,6 +15,12 @@ An experiment is a module ``experiments/<name>.py`` exporting
 The harness writes ``<out>/<name>/{results.json, <table>.csv, figure.png, figure.pdf}`` into a
 temporary folder and renames it into place, so an interrupted run leaves no half-written result.
 A run whose config hash matches the stored one is skipped unless ``force``.
+
+Experiments execute their compiled work through :func:`sweep` (batched, sharded over every device of
+every process) and :func:`call` (one large unbatched program). Both cache the compiled program, time
+it into a :class:`Timer`, guard it with the watchdog, and are recorded by :func:`dry_run`, which is
+how ``--dry-run`` (:func:`forecast`) reports memory, flops and estimated times without executing
+anything. Under several processes (``jax.distributed``) process 0 alone writes.
 """
 
 from __future__ import annotations
@@ -696,7 +702,7 @@ def run_experiment(name: str,
   """Runs one experiment and writes its results atomically; never raises for the experiment's errors.
 
   Under several processes (``jax.distributed.initialize`` before the first JAX call; see
-  ``python -m experiments run --processes`` and docs/multiprocess.md) every process runs the
+  ``python -m experiments run --processes`` and docs/scaling.md) every process runs the
   experiment, whose sweeps span every process's devices, and process 0 alone takes the run lock,
   decides whether a cached result is reused (the others follow its decision) and writes the results;
   the other processes write nothing.
