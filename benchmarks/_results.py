@@ -11,7 +11,8 @@ import os
 import re
 import tempfile
 
-ORDER = ("bench_divergences", "bench_kde", "bench_games", "bench_ot", "bench_ib")
+ORDER = ("bench_divergences", "bench_kde", "bench_games", "bench_ot", "bench_ib", "bench_forecast",
+         "gpu_bench_sinkhorn_cpu")
 
 TITLE = ("# divjax benchmarks\n\n"
          "Each section below is written by one script in `benchmarks/` (see `benchmarks/README.md`); "

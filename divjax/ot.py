@@ -279,9 +279,19 @@ def _result(out: ott_sinkhorn.SinkhornOutput) -> SinkhornResult:
                         error=recorded[idx])
 
 
+def _highest_precision():
+  """Traces ott-jax's dots (point-cloud cost matrices, kernel products) at ``Precision.HIGHEST``.
+
+  ott-jax calls ``jnp.vdot``/``jnp.dot`` without a precision, and a float32 dot at ``DEFAULT``
+  precision may run at reduced (TF32-class) precision on NVIDIA GPUs; on CPU nothing changes.
+  """
+  return jax.default_matmul_precision("highest")
+
+
 def _solve(geom: ott_geometry.Geometry, a: Array, b: Array, options: dict[str, Any]) -> SinkhornResult:
-  prob = linear_problem.LinearProblem(geom, a=a, b=b)
-  return _result(_solver(**options)(prob))
+  with _highest_precision():
+    prob = linear_problem.LinearProblem(geom, a=a, b=b)
+    return _result(_solver(**options)(prob))
 
 
 _DOC_OPTIONS = """
@@ -527,12 +537,13 @@ def sinkhorn_divergence(x: ArrayLike,
   solve_kwargs = dict(threshold=threshold, norm_error=norm_error, inner_iterations=inner_iterations,
                       max_iterations=max_iterations, min_iterations=min_iterations,
                       implicit_diff=implicit_lib.ImplicitDiff() if implicit_diff else None)
-  if _validate.is_concrete((x, y, epsilon)):
-    _check_epsilon_scale(epsilon, pointcloud.PointCloud(x, y, cost_fn=_point_cost(cost)).cost_matrix,
-                         relative_epsilon)
-  _, out = ott_divergence.sinkhorn_divergence(
-      pointcloud.PointCloud, x, y, a=a, b=b, cost_fn=_point_cost(cost), epsilon=epsilon,
-      relative_epsilon=relative_epsilon, solve_kwargs=solve_kwargs)
+  with _highest_precision():
+    if _validate.is_concrete((x, y, epsilon)):
+      _check_epsilon_scale(epsilon, pointcloud.PointCloud(x, y, cost_fn=_point_cost(cost)).cost_matrix,
+                           relative_epsilon)
+    _, out = ott_divergence.sinkhorn_divergence(
+        pointcloud.PointCloud, x, y, a=a, b=b, cost_fn=_point_cost(cost), epsilon=epsilon,
+        relative_epsilon=relative_epsilon, solve_kwargs=solve_kwargs)
   return _divergence_result(out)
 
 
@@ -595,9 +606,10 @@ def histogram_sinkhorn_divergence(a: ArrayLike,
   solve_kwargs = dict(threshold=threshold, norm_error=norm_error, inner_iterations=inner_iterations,
                       max_iterations=max_iterations, min_iterations=min_iterations,
                       implicit_diff=implicit_lib.ImplicitDiff() if implicit_diff else None)
-  _, out = ott_divergence.sinkhorn_divergence(
-      ott_geometry.Geometry, c, c, c, a=a.astype(c.dtype), b=b.astype(c.dtype), epsilon=epsilon,
-      relative_epsilon=relative_epsilon, solve_kwargs=solve_kwargs)
+  with _highest_precision():
+    _, out = ott_divergence.sinkhorn_divergence(
+        ott_geometry.Geometry, c, c, c, a=a.astype(c.dtype), b=b.astype(c.dtype), epsilon=epsilon,
+        relative_epsilon=relative_epsilon, solve_kwargs=solve_kwargs)
   return _divergence_result(out)
 
 
@@ -609,7 +621,13 @@ def histogram_sinkhorn_divergence(a: ArrayLike,
 def default_batch_method(backend: str | None = None) -> str:
   """The default batch path: "loop" on CPU (measured), "vmap" on GPU/TPU (not yet measured).
 
-  The CPU choice comes from ``benchmarks/bench_ot.py``; see :func:`batched_sinkhorn_cost`.
+  CPU (2 cores, measured): ``"loop"`` was faster in 5 of 6 cases of ``benchmarks/device/gpu_bench.py``'s
+  Sinkhorn section (batches of 16–64 clouds of 64–256 points) and in ``benchmarks/bench_ot.py``'s
+  64 × 256² batch: 1.4–4.4× where iteration counts differ within the batch, since the loop stops each
+  problem at its own count. ``"vmap"`` won (2.2×) one case, 16 clouds of 256 points whose counts
+  were nearly equal (30–50). GPU/TPU: ``"vmap"`` is an assumption that no measurement backs yet;
+  ``benchmarks/device/run.sh`` times both paths there and writes its verdict to
+  ``benchmarks/RESULTS-gpu.md``, which should decide this default. See :func:`batched_sinkhorn_cost`.
 
   Args:
     backend: a JAX backend name; ``None`` uses ``jax.default_backend()``.
@@ -715,9 +733,9 @@ def batched_sinkhorn_cost(x: ArrayLike,
     raise ValueError(f"x and y must have the same dimension d, got shapes {x.shape} and {y.shape}.")
   _check_scale(x.reshape(-1, x.shape[2]), y.reshape(-1, y.shape[2]))
   if _validate.is_concrete((x, y, epsilon)) and x.size and y.size:
-    cost_fn = _point_cost(cost)
-    _check_epsilon_scale(epsilon, jnp.stack([pointcloud.PointCloud(
-        x[i], y[i], cost_fn=cost_fn).cost_matrix for i in range(x.shape[0])]), relative_epsilon)
+    costs = jax.vmap(lambda xi, yi: pointcloud.PointCloud(xi, yi, cost_fn=_point_cost(cost))
+                     .cost_matrix)(x, y)
+    _check_epsilon_scale(epsilon, costs, relative_epsilon)
   dtype = jnp.result_type(x.dtype, y.dtype, float)
   a = jnp.full(x.shape[:2], 1.0 / x.shape[1], dtype) if a is None else jnp.asarray(a, dtype)
   b = jnp.full(y.shape[:2], 1.0 / y.shape[1], dtype) if b is None else jnp.asarray(b, dtype)

@@ -15,6 +15,12 @@ An experiment is a module ``experiments/<name>.py`` exporting
 The harness writes ``<out>/<name>/{results.json, <table>.csv, figure.png, figure.pdf}`` into a
 temporary folder and renames it into place, so an interrupted run leaves no half-written result.
 A run whose config hash matches the stored one is skipped unless ``force``.
+
+Experiments execute their compiled work through :func:`sweep` (batched, sharded over every device of
+every process) and :func:`call` (one large unbatched program). Both cache the compiled program, time
+it into a :class:`Timer`, guard it with the watchdog, and are recorded by :func:`dry_run`, which is
+how ``--dry-run`` (:func:`forecast`) reports memory, flops and estimated times without executing
+anything. Under several processes (``jax.distributed``) process 0 alone writes.
 """
 
 from __future__ import annotations
@@ -51,6 +57,9 @@ __all__ = [
     "config_hash",
     "Timer",
     "sweep",
+    "call",
+    "dry_run",
+    "forecast",
     "RunRecord",
     "run_experiment",
     "results_root",
@@ -155,12 +164,28 @@ class Timer:
 
 def _sweep_mesh():
   import jax
-  devices = np.asarray(jax.devices())
+  devices = np.asarray(jax.devices())  # every process's devices after jax.distributed.initialize
   return jax.sharding.Mesh(devices, ("sweep",))
+
+
+def _put_global(x: Any, sharding: Any) -> Any:
+  """``x`` (the same full value on every process) as a global array laid out by ``sharding``.
+
+  One process: ``jax.device_put``. Several: each process supplies the shards of its own devices
+  (``jax.make_array_from_callback``), so no data crosses hosts.
+  """
+  import jax
+  if jax.process_count() == 1:
+    return jax.device_put(x, sharding)
+  host = np.asarray(x)
+  return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
 def shard_sweep_args(*args: Any) -> tuple[tuple[Any, ...], int]:
   """Pads the leading (sweep) axis of every leaf to a multiple of the device count and shards it.
+
+  The mesh spans every device of every process; each process must pass the same arguments (the
+  experiments derive them from the seed), and supplies the shards of its own devices.
 
   Returns:
     ``(sharded_args, n)`` with ``n`` the original sweep length. Padding repeats the last element, so
@@ -185,9 +210,18 @@ def shard_sweep_args(*args: Any) -> tuple[tuple[Any, ...], int]:
     if pad:
       x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)], axis=0)
     spec = jax.sharding.PartitionSpec("sweep", *([None] * (x.ndim - 1)))
-    return jax.device_put(x, jax.sharding.NamedSharding(mesh, spec))
+    return _put_global(x, jax.sharding.NamedSharding(mesh, spec))
 
   return jax.tree_util.tree_map(pad_and_put, args), n
+
+
+def _replicate(tree: Any) -> Any:
+  """Unbatched (``shared``) arguments: replicated on every device of every process."""
+  import jax
+  if jax.process_count() == 1:
+    return jax.tree_util.tree_map(jax.numpy.asarray, tree)
+  replicated = jax.sharding.NamedSharding(_sweep_mesh(), jax.sharding.PartitionSpec())
+  return jax.tree_util.tree_map(lambda x: _put_global(x, replicated), tree)
 
 
 def _signature(tree: Any) -> tuple[Any, ...]:
@@ -205,6 +239,7 @@ def _vmapped(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 _COMPILED: "collections.OrderedDict[Any, Any]" = collections.OrderedDict()
 _COMPILED_MAX = 64
+_COMPILE_SECONDS: dict[Any, float] = {}
 
 
 #: Exit status of a process stopped by the sweep watchdog.
@@ -257,15 +292,41 @@ def _watchdog(seconds: float, what: str) -> Iterator[None]:
     timer.cancel()
 
 
+def _program_name(fn: Callable[..., Any]) -> str:
+  """``fn``'s qualified name (``_nash_mp_kernel.fn`` for a closure), through functools.partial."""
+  inner = getattr(fn, "func", fn)
+  name = getattr(inner, "__qualname__", None) or getattr(inner, "__name__", None)
+  return str(name or type(inner).__name__).replace("<locals>.", "")
+
+
+def _compile(key: Any, lower: Callable[[], Any], timer: Timer) -> Any:
+  """The compiled program for ``key`` from the cache, else ``lower().compile()`` (timed, cached)."""
+  compiled = _COMPILED.get(key)
+  if compiled is None:
+    t0 = time.perf_counter()
+    with timer.compiling():
+      compiled = lower().compile()
+    _COMPILE_SECONDS[key] = time.perf_counter() - t0
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > _COMPILED_MAX:
+      _COMPILE_SECONDS.pop(_COMPILED.popitem(last=False)[0], None)
+  return compiled
+
+
 def sweep(fn: Callable[..., Any], *args: Any, shared: tuple[Any, ...] = (),
           timer: Timer | None = None) -> Any:
   """Evaluates ``vmap(fn)`` over the leading axis of ``args``, sharded over every device.
 
-  A 1-D mesh named ``"sweep"`` spans ``jax.devices()``; the sweep axis is padded to a multiple of the
-  device count. One device, eight, or many hosts (after ``jax.distributed.initialize()``) run the same
-  code. Compilation and execution are timed separately into ``timer``; the compiled program is cached
-  per ``(fn, argument shapes)``, so calling ``sweep`` again with the same ``fn`` object and new values
-  (including new ``shared`` values) does not recompile.
+  A 1-D mesh named ``"sweep"`` spans ``jax.devices()``, the devices of every process after
+  ``jax.distributed.initialize()``; the sweep axis is padded to a multiple of the device count. Each
+  process passes the same arguments and feeds its own devices' shards; the outputs are gathered so
+  that every process returns the whole result (and the experiment's ``run`` continues identically
+  everywhere; only process 0 writes). Compilation and execution are timed separately into
+  ``timer``; the compiled program is cached per ``(fn, argument shapes)``, so calling ``sweep`` again
+  with the same ``fn`` object and new values (including new ``shared`` values) does not recompile.
+
+  In a dry run (:func:`dry_run`) the program is compiled and recorded but not executed, and
+  placeholders of the output's shapes are returned.
 
   Args:
     fn: the single-problem function, called as ``fn(*shared, *args_i)``.
@@ -284,21 +345,135 @@ def sweep(fn: Callable[..., Any], *args: Any, shared: tuple[Any, ...] = (),
   import jax
   timer = timer or Timer()
   sharded, n = shard_sweep_args(*args)
-  shared = jax.tree_util.tree_map(jax.numpy.asarray, tuple(shared))
-  key = (fn, _signature(shared), _signature(sharded))
-  compiled = _COMPILED.get(key)
-  if compiled is None:
-    with timer.compiling():
-      compiled = _vmapped(fn).lower(shared, sharded).compile()
-    _COMPILED[key] = compiled
-    while len(_COMPILED) > _COMPILED_MAX:
-      _COMPILED.popitem(last=False)
-  with timer.running(), _watchdog(_sweep_timeout(), f"sweep of {getattr(fn, '__name__', fn)!s}"):
-    out = jax.block_until_ready(compiled(shared, sharded))
-  if jax.process_count() > 1:  # bring every host's shard to every host
-    from jax.experimental import multihost_utils
-    out = multihost_utils.process_allgather(out, tiled=True)
+  shared = _replicate(tuple(shared))
+  key = ("sweep", fn, _signature(shared), _signature(sharded))
+  program = _vmapped(fn)
+  compiled = _compile(key, lambda: program.lower(shared, sharded), timer)
+
+  def execute():
+    with timer.running(), _watchdog(_sweep_timeout(), f"sweep of {_program_name(fn)}"):
+      out = jax.block_until_ready(compiled(shared, sharded))
+    if jax.process_count() > 1:  # bring every process's shards to every process
+      from jax.experimental import multihost_utils
+      out = multihost_utils.process_allgather(out, tiled=True)
+    return out
+
+  if _RECORDING is not None:
+    out = _RECORDING.record(key, "sweep", fn, program, compiled, (shared, sharded), execute,
+                            batch=int(jax.tree_util.tree_leaves(sharded)[0].shape[0]))
+  else:
+    out = execute()
   return jax.tree_util.tree_map(lambda x: x[:n], out)
+
+
+@functools.lru_cache(maxsize=64)
+def _jitted(fn: Callable[..., Any]) -> Callable[..., Any]:
+  import jax
+  return jax.jit(fn)
+
+
+def call(fn: Callable[..., Any], *args: Any, timer: Timer | None = None) -> Any:
+  """``jax.jit(fn)(*args)`` as one compiled program that a dry run records like a sweep.
+
+  For an experiment's large unbatched programs (the sweeps cover the batched ones): the program is
+  cached per ``(fn, argument shapes)``, compile and run seconds go to ``timer``, and the watchdog
+  applies. It runs on this process's default device; under several processes each computes it
+  (the same value) for itself. Static arguments go in a ``functools.partial``.
+
+  In a dry run (:func:`dry_run`) it is compiled and recorded but not executed, and placeholders
+  of the output's shapes are returned.
+  """
+  import jax
+  timer = timer or Timer()
+  program = _jitted(fn)
+  key = ("call", fn, _signature(args))
+  compiled = _compile(key, lambda: program.lower(*args), timer)
+
+  def execute():
+    with timer.running(), _watchdog(_sweep_timeout(), f"call of {_program_name(fn)}"):
+      return jax.block_until_ready(compiled(*args))
+
+  if _RECORDING is not None:
+    return _RECORDING.record(key, "call", fn, program, compiled, args, execute, batch=0)
+  return execute()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Dry runs: compile and record every program, execute none.
+
+
+class _Recording:
+  """The programs of one dry run, in first-call order, with their call counts."""
+
+  def __init__(self, execute: bool) -> None:
+    self.execute = execute
+    self.programs: "collections.OrderedDict[Any, Any]" = collections.OrderedDict()
+    self.overhead_s = 0.0  # analysis and placeholders: time a real run would not spend
+
+  def record(self, key: Any, kind: str, fn: Callable[..., Any], program: Any, compiled: Any,
+             args: tuple[Any, ...], execute: Callable[[], Any], *, batch: int) -> Any:
+    import jax
+    from experiments import _forecast
+    t0 = time.perf_counter()
+    if key not in self.programs:
+      memory = compiled.memory_analysis()
+      costs = compiled.cost_analysis() or {}
+      costs = costs[0] if isinstance(costs, (list, tuple)) else costs
+      self.programs[key] = _forecast.ProgramRecord(
+          name=_program_name(fn), kind=kind, batch=batch, calls=0,
+          argument_bytes=int(getattr(memory, "argument_size_in_bytes", 0)),
+          output_bytes=int(getattr(memory, "output_size_in_bytes", 0)),
+          temp_bytes=int(getattr(memory, "temp_size_in_bytes", 0)),
+          xla_flops=float(costs.get("flops", 0.0)),
+          cost=_forecast.jaxpr_cost(jax.make_jaxpr(program)(*args)),
+          compile_s=_COMPILE_SECONDS.get(key, 0.0), measured_s=0.0 if self.execute else None)
+    record = self.programs[key]
+    if not self.execute:
+      self.programs[key] = record._replace(calls=record.calls + 1)
+      out = jax.tree_util.tree_map(_placeholder, jax.eval_shape(program, *args))
+      self.overhead_s += time.perf_counter() - t0
+      return out
+    self.overhead_s += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = execute()
+    self.programs[key] = record._replace(calls=record.calls + 1,
+                                         measured_s=record.measured_s + time.perf_counter() - t0)
+    return out
+
+
+def _placeholder(shape: Any) -> np.ndarray:
+  """A dry run's stand-in for an output: floats drawn from U(0.5, 1.5) with a fixed seed (not a
+  constant: the experiments divide by spreads and take logs), integers 1, booleans True."""
+  dtype = np.dtype(shape.dtype)
+  if np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating):
+    return np.random.default_rng(0).uniform(0.5, 1.5, shape.shape).astype(dtype)
+  return np.ones(shape.shape, dtype)
+
+
+_RECORDING: _Recording | None = None
+
+
+@contextlib.contextmanager
+def dry_run(*, execute: bool = False) -> Iterator[Any]:
+  """Records every program :func:`sweep` and :func:`call` compile within this block.
+
+  By default they are compiled and not executed, and return placeholders of their outputs' shapes
+  (:func:`_placeholder`). ``execute=True`` runs them as usual and also records each one's measured
+  seconds (the calibration of :func:`forecast`, and ``benchmarks/bench_forecast.py``).
+
+  Yields:
+    An object whose ``programs`` (:class:`experiments._forecast.ProgramRecord`, in first-call
+    order) and ``overhead_s`` (seconds spent analysing programs and making placeholders) are
+    complete when the block ends.
+  """
+  global _RECORDING
+  previous, _RECORDING = _RECORDING, _Recording(execute)
+  recording = _RECORDING
+  try:
+    yield recording
+  finally:
+    recording.programs = list(recording.programs.values())
+    _RECORDING = previous
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -501,6 +676,21 @@ def _copy_figure(src: pathlib.Path, figures_dir: pathlib.Path, name: str) -> Non
   os.replace(tmp, dst)
 
 
+def _is_main_process() -> bool:
+  """Process 0 of a multi-process run (``jax.distributed``), or the only process."""
+  import jax
+  return jax.process_index() == 0
+
+
+def _agree(flag: bool) -> bool:
+  """Process 0's ``flag`` on every process (one process: ``flag``)."""
+  import jax
+  if jax.process_count() == 1:
+    return flag
+  from jax.experimental import multihost_utils
+  return bool(multihost_utils.broadcast_one_to_all(np.int32(flag)))
+
+
 def run_experiment(name: str,
                    *,
                    scale: str = "quick",
@@ -510,6 +700,12 @@ def run_experiment(name: str,
                    figures: str | os.PathLike | None = None,
                    config: Any | None = None) -> RunRecord:
   """Runs one experiment and writes its results atomically; never raises for the experiment's errors.
+
+  Under several processes (``jax.distributed.initialize`` before the first JAX call; see
+  ``python -m experiments run --processes`` and docs/scaling.md) every process runs the
+  experiment, whose sweeps span every process's devices, and process 0 alone takes the run lock,
+  decides whether a cached result is reused (the others follow its decision) and writes the results;
+  the other processes write nothing.
 
   Args:
     name: a registered experiment.
@@ -531,10 +727,12 @@ def run_experiment(name: str,
     module = load(name)
     config = config if config is not None else config_for(module, scale)
     chash = config_hash(name, config, seed)
-    writable_folder(out)
-    with _run_lock(out, name):
+    main = _is_main_process()
+    if main:
+      writable_folder(out)
+    with _run_lock(out, name) if main else contextlib.nullcontext():
       return _run_locked(module, name, config, chash, scale_label=scale_label, seed=seed, out=out,
-                         force=force, figures=figures, t0=t0)
+                         force=force, figures=figures, t0=t0, main=main)
   except Exception as err:  # one failing experiment must not stop the others
     tb = io.StringIO()
     traceback.print_exc(file=tb)
@@ -543,31 +741,49 @@ def run_experiment(name: str,
                      f"{type(err).__name__}: {err}")
 
 
-def _run_locked(module, name: str, config: Any, chash: str, *, scale_label: str, seed: int,
-                out: pathlib.Path, force: bool, figures: str | os.PathLike | None,
-                t0: float) -> RunRecord:
-  """The body of :func:`run_experiment`, under the experiment's lock; may raise."""
+def _cached_record(name: str, chash: str, out: pathlib.Path,
+                   figures: str | os.PathLike | None, t0: float) -> RunRecord | None:
+  """The record of a stored result with config hash ``chash``, or None if there is none."""
   final = out / name
   existing = final / "results.json"
-  if not force and existing.exists():
-    try:
-      stored = json.loads(existing.read_text())
-    except (OSError, json.JSONDecodeError):
-      stored = {}
-    meta = stored.get("metadata", {})
-    if meta.get("config_hash") == chash:
-      if figures is not None and (final / "figure.png").exists():
-        _copy_figure(final / "figure.png", pathlib.Path(figures), name)
-      # A cached failure is still a failure.
-      status = "cached" if meta.get("status") == "ok" else f"{meta.get('status')} (cached)"
-      return RunRecord(name, status, _format_gap(stored.get("gap")), time.perf_counter() - t0,
-                       str(final))
-  _clean_stale(out, name)
+  if not existing.exists():
+    return None
+  try:
+    stored = json.loads(existing.read_text())
+  except (OSError, json.JSONDecodeError):
+    return None
+  meta = stored.get("metadata", {})
+  if meta.get("config_hash") != chash:
+    return None
+  if figures is not None and (final / "figure.png").exists():
+    _copy_figure(final / "figure.png", pathlib.Path(figures), name)
+  # A cached failure is still a failure.
+  status = "cached" if meta.get("status") == "ok" else f"{meta.get('status')} (cached)"
+  return RunRecord(name, status, _format_gap(stored.get("gap")), time.perf_counter() - t0, str(final))
+
+
+def _run_locked(module, name: str, config: Any, chash: str, *, scale_label: str, seed: int,
+                out: pathlib.Path, force: bool, figures: str | os.PathLike | None,
+                t0: float, main: bool = True) -> RunRecord:
+  """The body of :func:`run_experiment`, under the experiment's lock (process 0); may raise."""
+  final = out / name
+  cached = None if force or not main else _cached_record(name, chash, out, figures, t0)
+  if _agree(cached is not None):
+    if cached is not None:
+      return cached
+    return RunRecord(name, "cached", "-", time.perf_counter() - t0, str(final),
+                     "process 0 reused its stored result")
+  if main:
+    _clean_stale(out, name)
   started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
   t_run = time.perf_counter()
   results = module.run(config, seed=seed)
   wall = time.perf_counter() - t_run
   status = _status(results)
+  if not main:
+    import jax
+    return RunRecord(name, status, _format_gap(results.get("gap")), time.perf_counter() - t0,
+                     str(final), f"process {jax.process_index()}: written by process 0")
   metadata = {
       "experiment": name,
       "description": getattr(module, "DESCRIPTION", ""),
@@ -606,6 +822,66 @@ def _run_locked(module, name: str, config: Any, chash: str, *, scale_label: str,
     _copy_figure(final / "figure.png", pathlib.Path(figures), name)
   return RunRecord(name, status, _format_gap(results.get("gap")), time.perf_counter() - t0,
                    str(final))
+
+
+class Forecast(NamedTuple):
+  """What :func:`forecast` found: the compiled programs of one experiment at one scale."""
+  name: str
+  scale: str
+  programs: list[Any]        # experiments._forecast.ProgramRecord, first-call order
+  seconds: float             # wall time of the dry run itself
+  compile_s: float           # of which compiling the programs
+  outside_s: float           # of which the experiment's own work outside sweep/call, run for real
+  calibration: dict[str, float] | None  # program name → measured/model seconds at quick scale
+  message: str = ""          # an error the experiment's own code raised on the placeholder outputs
+
+
+def _record_run(module, config: Any, seed: int, *, execute: bool) -> tuple[Any, float, str]:
+  """Runs ``module.run`` under :func:`dry_run`; returns (recording, wall seconds, error message)."""
+  import warnings
+  message = ""
+  t0 = time.perf_counter()
+  with dry_run(execute=execute) as recording:
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+      warnings.simplefilter("ignore")
+      try:
+        module.run(config, seed=seed)
+      except Exception as err:  # its own code on placeholders; the programs so far stand
+        if execute:
+          raise
+        message = f"stopped after {type(err).__name__}: {err}"
+  return recording, time.perf_counter() - t0, message
+
+
+def forecast(name: str, *, scale: str = "quick", seed: int = 0, config: Any | None = None,
+             calibrate: bool | None = None, rates: Any | None = None) -> Forecast:
+  """Dry-runs one experiment: compiles every program it would execute, runs none, writes nothing.
+
+  ``run`` proceeds on placeholder outputs of the right shapes (numerical warnings from them are
+  silenced); if its own post-processing raises on them, the programs compiled up to that point are
+  returned with the error in ``message``. Work outside :func:`sweep` and :func:`call` runs for real
+  and is timed (``outside_s``).
+
+  With ``calibrate`` (default: when ``scale`` is not quick) the quick configuration also runs, for
+  real, with every program timed: each program's measured over modelled seconds
+  (``Forecast.calibration``) corrects what the loop-aware model cannot see — while loops' trip
+  counts (Newton, Sinkhorn, rejection samplers) and this machine's efficiency on each program.
+  ``rates`` (:func:`experiments._forecast.measure_throughput`, measured if not given) are the rates
+  the calibration is relative to; report with the same ones.
+  """
+  from experiments import _forecast
+  module = load(name)
+  config = config if config is not None else config_for(module, scale)
+  recording, wall, message = _record_run(module, config, seed, execute=False)
+  programs = recording.programs
+  compile_s = sum(p.compile_s for p in programs)
+  outside_s = max(0.0, wall - compile_s - recording.overhead_s)
+  calibration = None
+  if calibrate if calibrate is not None else scale != "quick":
+    rates = rates or _forecast.measure_throughput()
+    quick, _, _ = _record_run(module, config_for(module, "quick"), seed, execute=True)
+    calibration = _forecast.calibration(quick.programs, rates)
+  return Forecast(name, scale, programs, wall, compile_s, outside_s, calibration, message)
 
 
 def results_root(out: str | os.PathLike | None = None) -> pathlib.Path:

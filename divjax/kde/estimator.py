@@ -576,7 +576,8 @@ def kl_optimal_bandwidth(data: jax.Array, *, isotropic: bool = True) -> jax.Arra
   if isotropic:
     return _pooled_sd(data) * theory.h_star(jnp.asarray(alpha, _dtype(data)))
   data = jnp.asarray(data, _dtype(data))
-  cov = jnp.cov(data, rowvar=False).reshape(d, d)
+  with jax.default_matmul_precision("highest"):  # jnp.cov takes no precision= argument
+    cov = jnp.cov(data, rowvar=False).reshape(d, d)
   eig = jnp.maximum(jnp.linalg.eigvalsh(cov), jnp.finfo(data.dtype).tiny)
   return theory.general_thresholds(jnp.asarray(alpha, data.dtype), eig).h_star
 
