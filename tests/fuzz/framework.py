@@ -193,16 +193,32 @@ def _static_args(probe: Probe) -> set[str]:
   return set(probe.static) | {a for a, k in probe.kinds.items() if k == "count"}
 
 
+_COMPILED: dict[tuple[str, bool], Callable[..., Any]] = {}
+
+
+def _compiled(probe: Probe, checked: bool) -> Callable[..., Any]:
+  """One ``jax.jit`` (or checked-mode) function per probe: mutations of the same shape and dtype
+  (NaN, inf, a negative entry, 1e±30 scales) reuse its compiled program."""
+  key = (probe.name, checked)
+  if key not in _COMPILED:
+    static = _static_args(probe)
+    closed = {**{k: v for k, v in probe.args.items() if k in static}, **probe.fixed}
+
+    def fn(traced_args):
+      return probe.fn(**traced_args, **closed)
+
+    _COMPILED[key] = checks.checked(fn) if checked else jax.jit(fn)
+  return _COMPILED[key]
+
+
 def _jit_call(probe: Probe, args: dict[str, Any], checked: bool) -> Callable[[], Any]:
-  """``fn`` with every non-static argument traced: under ``jax.jit``, or in checked mode."""
+  """``fn`` with every non-static argument traced: under ``jax.jit``, or in checked mode.
+
+  Static arguments keep the probe's valid values (the traced rows never mutate them).
+  """
   static = _static_args(probe)
   traced = {k: v for k, v in args.items() if k not in static}
-  closed = {**{k: v for k, v in args.items() if k in static}, **probe.fixed}
-
-  def fn(traced_args):
-    return probe.fn(**traced_args, **closed)
-
-  return lambda: (checks.checked(fn) if checked else jax.jit(fn))(traced)
+  return lambda: _compiled(probe, checked)(traced)
 
 
 def _close(a: Any, b: Any) -> bool:
