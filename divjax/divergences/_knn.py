@@ -50,9 +50,8 @@ from divjax import _validate
 
 Array = jax.Array
 
-#: ``method="auto"`` picks the tree on a CPU backend up to this dimension (``_knn`` docstring of
-#: :func:`resolve_method` says where the number comes from).
-TREE_MAX_DIM = 8
+#: ``method="auto"`` never picks the tree above this dimension (see :func:`tree_max_dim`).
+TREE_MAX_DIM = 10
 DEFAULT_CHUNK_SIZE = 128
 DEFAULT_BLOCK_SIZE = 8192
 METHODS = ("auto", "tree", "brute")
@@ -75,19 +74,32 @@ class Neighbours(NamedTuple):
   duplicates: Array  # [nq] int32
 
 
-def resolve_method(method: str, d: int) -> str:
-  """``"tree"`` or ``"brute"`` for ``method`` at dimension ``d`` (``"auto"``: by backend and d).
+def tree_max_dim(num_points: int) -> int:
+  r"""The largest d at which ``method="auto"`` takes the KD-tree on a CPU backend, for n points.
 
-  ``"auto"`` takes the KD-tree on a CPU backend when ``d <= TREE_MAX_DIM`` and brute force
-  otherwise. The threshold is measured (``benchmarks/bench_divergences.py``, case "kNN method
-  threshold"): at n = m = 4000 on 2 CPU cores the tree's time grows about tenfold from d = 5 to
-  d = 10 while brute force grows linearly in d, and they cross between d = 8 and d = 10.
+  :math:`\min(10, \max(2, \lfloor 2\log_2(n/1000)\rfloor + 1))`: 2 below n ≈ 1400, 5 at n = 4000,
+  9 at n = 16000, 10 from n = 23000 on. Measured (``benchmarks/bench_divergences.py``, case 4g, kNN
+  KL, k = 1, float32, 2 CPU cores): brute force costs O(n²d) and the tree's cost grows quickly with
+  d, so the crossing moves up with n; the tree was faster up to d = 2, 4 and 8 and brute force from
+  d = 4, 6 and 10 at n = m = 1000, 4000 and 16000, and this rule sits between. The cap at 10 is the
+  largest d at which the tree won anywhere in that sweep.
+  """
+  n = max(int(num_points), 1)
+  return min(TREE_MAX_DIM, max(2, int(math.floor(2.0 * math.log2(n / 1000.0))) + 1))
+
+
+def resolve_method(method: str, d: int, num_points: int) -> str:
+  """``"tree"`` or ``"brute"`` for ``method`` at dimension ``d`` with ``num_points`` points.
+
+  ``"auto"`` takes the KD-tree on a CPU backend when ``d <= tree_max_dim(num_points)`` and brute
+  force otherwise (and on every accelerator backend).
   """
   if not isinstance(method, str) or method not in METHODS:
     raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
   if method != "auto":
     return method
-  return "tree" if jax.default_backend() == "cpu" and d <= TREE_MAX_DIM else "brute"
+  on_cpu = jax.default_backend() == "cpu"
+  return "tree" if on_cpu and d <= tree_max_dim(num_points) else "brute"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -293,11 +305,15 @@ def count_within_brute(a: Array, radius: Array, *, chunk_size: int, block_size: 
 
 
 def _tree_coordinates(norm: str, *arrays: np.ndarray) -> list[np.ndarray]:
-  """float64 copies for the tree (Euclidean: scaled by a power of two, largest |entry| in [½, 1))."""
+  """float64 copies for the tree (Euclidean: scaled by a power of two, largest |entry| in [½, 1)).
+
+  The scaling (exact) is skipped where it cannot matter: largest |entry| within 2^±200, so that
+  squared distances neither overflow nor lose the scale of the data.
+  """
   out = [np.asarray(a, np.float64) for a in arrays]
   if norm == "euclidean":
     top = max((float(np.max(np.abs(a))) if a.size else 0.0) for a in out)
-    if top > 0:
+    if top > 0 and not 2.0**-200 < top < 2.0**200:
       e = np.frexp(top)[1]
       out = [np.ldexp(a, -e) for a in out]
   return out
@@ -394,6 +410,19 @@ def search_tree(q: Array, r: Array | None, *, k: int, norm: str) -> Neighbours:
 
   index, dups = jax.pure_callback(host, (shape, shape), *args, vmap_method="sequential")
   return Neighbours(index, dups)
+
+
+def search_tree_kl(x: Array, y: Array, *, k: int) -> tuple[Neighbours, Neighbours]:
+  """Euclidean :class:`Neighbours` of x among the other points of x and among y, in one callback."""
+  x, y = _for_tree(x), _for_tree(y)
+  shape = jax.ShapeDtypeStruct((x.shape[0],), jnp.int32)
+
+  def host(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return (*_tree_kth(a, a, k, "euclidean", True), *_tree_kth(a, b, k, "euclidean", False))
+
+  rho_i, rho_d, nu_i, nu_d = jax.pure_callback(host, (shape,) * 4, x, y, vmap_method="sequential")
+  return Neighbours(rho_i, rho_d), Neighbours(nu_i, nu_d)
 
 
 def _host_ksg(x: np.ndarray, y: np.ndarray, *, k: int):
