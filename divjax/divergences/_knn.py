@@ -37,9 +37,11 @@ do.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import math
-from typing import Any, NamedTuple
+import os
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -323,28 +325,46 @@ def _workers(num_queries: int) -> int:
   return -1 if num_queries >= _TREE_PARALLEL_QUERIES else 1
 
 
-def _query(tree: scipy.spatial.cKDTree, points: np.ndarray, k: int, p: float):
-  dist, nb = tree.query(points, k=list(range(1, k + 1)), p=p, workers=_workers(len(points)))
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _concurrently(first: Callable[[int], Any], second: Callable[[int], Any]) -> tuple[Any, Any]:
+  """``first(workers)`` and ``second(workers)``: on two threads (one core each) when there are
+  several cores, else one after the other with all cores. cKDTree releases the GIL while it builds
+  and queries, so two independent searches overlap."""
+  global _POOL
+  if (os.cpu_count() or 1) < 2:
+    return first(-1), second(-1)
+  if _POOL is None:
+    _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="divjax-knn")
+  later = _POOL.submit(second, 1)
+  return first(1), later.result()
+
+
+def _query(tree: scipy.spatial.cKDTree, points: np.ndarray, k: int, p: float,
+           workers: int | None = None):
+  workers = _workers(len(points)) if workers is None else workers
+  dist, nb = tree.query(points, k=list(range(1, k + 1)), p=p, workers=workers)
   return dist.reshape(len(points), k), nb.reshape(len(points), k)
 
 
-def _tree_kth(q: np.ndarray, r: np.ndarray, k: int, norm: str, same: bool) -> tuple[np.ndarray,
-                                                                                     np.ndarray]:
+def _tree_kth(q: np.ndarray, r: np.ndarray, k: int, norm: str, same: bool,
+              workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
   """Host :class:`Neighbours` (``index``, ``duplicates``) by cKDTree; ``q is r`` when ``same``."""
   p = 2.0 if norm == "euclidean" else np.inf
   q64, r64 = _tree_coordinates(norm, q, r)
   nq, nr = q.shape[0], r.shape[0]
   kq = k + 1 if same else k
   if kq <= nr:
-    dist, nb = _query(scipy.spatial.cKDTree(r64), q64, kq, p)
+    dist, nb = _query(scipy.spatial.cKDTree(r64), q64, kq, p, workers)
     # Without any zero distance beyond a point's own, there are no duplicates and the k-th
     # neighbour is column k (same: column 0 is the point itself) or k - 1.
     if np.all(dist[:, 1 if same else 0] > 0):
       return nb[:, kq - 1].astype(np.int32), np.zeros(nq, np.int32)
-  return _tree_kth_grouped(q, r, q64, r64, k, p, same)
+  return _tree_kth_grouped(q, r, q64, r64, k, p, same, workers)
 
 
-def _tree_kth_grouped(q, r, q64, r64, k, p, same):
+def _tree_kth_grouped(q, r, q64, r64, k, p, same, workers):
   """The general case: exact duplicates grouped, the tree built on one copy of each point."""
   nq, nr = q.shape[0], r.shape[0]
   rows = np.asarray(r, np.float64) if same else np.concatenate([np.asarray(r, np.float64),
@@ -359,7 +379,7 @@ def _tree_kth_grouped(q, r, q64, r64, k, p, same):
   # One query per distinct query point.
   query_groups, first_q, query_of = np.unique(group_q, return_index=True, return_inverse=True)
   kq = min(k + 1, len(rep))
-  _, nb = _query(scipy.spatial.cKDTree(r64[rep]), q64[first_q], kq, p)
+  _, nb = _query(scipy.spatial.cKDTree(r64[rep]), q64[first_q], kq, p, workers)
   found = nb < len(rep)
   nb = np.where(found, nb, 0)
   # Neighbours in the query's own group are its duplicates, not neighbours.
@@ -419,7 +439,9 @@ def search_tree_kl(x: Array, y: Array, *, k: int) -> tuple[Neighbours, Neighbour
 
   def host(a, b):
     a, b = np.asarray(a), np.asarray(b)
-    return (*_tree_kth(a, a, k, "euclidean", True), *_tree_kth(a, b, k, "euclidean", False))
+    rho, nu = _concurrently(lambda w: _tree_kth(a, a, k, "euclidean", True, w),
+                            lambda w: _tree_kth(a, b, k, "euclidean", False, w))
+    return (*rho, *nu)
 
   rho_i, rho_d, nu_i, nu_d = jax.pure_callback(host, (shape,) * 4, x, y, vmap_method="sequential")
   return Neighbours(rho_i, rho_d), Neighbours(nu_i, nu_d)
@@ -434,13 +456,15 @@ def _host_ksg(x: np.ndarray, y: np.ndarray, *, k: int):
   # ε_i in the inputs' dtype, exactly as the brute-force path computes it.
   eps = np.max(np.abs(z - z[np.where(missing, 0, index)]), axis=1)
   radius = np.where(missing, 0.0, _strictly_below(np.where(missing, 1, eps), z.dtype))
-  counts = []
-  for a in (x, y):
+
+  def count(a, workers):
     a64 = np.asarray(a, np.float64)
     c = scipy.spatial.cKDTree(a64).query_ball_point(a64, radius, p=np.inf, return_length=True,
-                                                     workers=_workers(len(a64)))
-    counts.append(np.where(missing, -1, np.asarray(c) - 1).astype(np.int32))  # − the point itself
-  return dups.astype(np.int32), counts[0], counts[1]
+                                                     workers=workers)
+    return np.where(missing, -1, np.asarray(c) - 1).astype(np.int32)  # − the point itself
+
+  n_x, n_y = _concurrently(lambda w: count(x, w), lambda w: count(y, w))
+  return dups.astype(np.int32), n_x, n_y
 
 
 def ksg_counts_tree(x: Array, y: Array, *, k: int) -> tuple[Array, Array, Array]:
