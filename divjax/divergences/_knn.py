@@ -32,7 +32,9 @@ unambiguous.
 
 The ``"tree"`` path's float64 search orders Euclidean distances exactly unless the data span more
 than ~10¹⁵⁰ in float64 (squares of relative differences below 10⁻¹⁵⁴ underflow); float32 data never
-do.
+do. XLA:CPU flushes subnormal numbers to zero, and the host callback runs on an XLA thread with the
+same floating-point mode, so on both paths coordinates below the smallest normal number (1.2e-38 in
+float32) count as 0.
 """
 
 from __future__ import annotations
@@ -108,18 +110,36 @@ def resolve_method(method: str, d: int, num_points: int) -> str:
 # Distances from exact coordinate differences (shared by both searches).
 
 
+def _inverse_power_of_two(s: Array) -> tuple[Array, Array, Array]:
+  """(e, f1, f2) with s = m·2^e, m in [½, 1), and f1·f2 = 2^−e, each factor a normal number.
+
+  Multiplying by 2^−e in two exact steps keeps every intermediate normal: XLA:CPU flushes subnormal
+  numbers to zero, so 1/s (subnormal for s > 2^126 in float32) or 2^−e in one step would be 0.
+  """
+  _, e = jnp.frexp(s)
+  half = e // 2
+  one = jnp.ones_like(s)
+  return e, jnp.ldexp(one, -half), jnp.ldexp(one, half - e)
+
+
+def _log_norm(v: Array, s: Array) -> Array:
+  """log ‖v‖₂ over the last axis, given s = max |v| > 0 (log-domain, exact at every scale)."""
+  e, f1, f2 = _inverse_power_of_two(s)
+  inner = jnp.sum((v * f1[..., None] * f2[..., None])**2, axis=-1)  # in [¼, d)
+  return e.astype(v.dtype) * math.log(2.0) + 0.5 * jnp.log(inner)
+
+
 def log_distance(a: Array, b: Array) -> Array:
   r"""log ‖a − b‖₂ row by row (``[..., d]`` → ``[...]``), exact at every scale; −inf for equal rows.
 
-  :math:`\log\|v\| = \log s + \tfrac12\log\sum_c (v_c/s)^2` with :math:`s = \max_c|v_c|`: the sum
-  lies in [1, d], so nothing under- or overflows. Differentiable wherever the rows differ.
+  :math:`\log\|v\| = e\log 2 + \tfrac12\log\sum_c (2^{-e}v_c)^2` with :math:`2^{e-1} \le
+  \max_c|v_c| < 2^e`: the scaling is exact and the sum lies in [¼, d), so nothing under- or
+  overflows. Differentiable wherever the rows differ (the gradient is :math:`v/\|v\|^2`).
   """
   v = a - b
   s = jnp.max(jnp.abs(v), axis=-1)
   equal = s == 0
-  safe = jnp.where(equal, 1.0, s)
-  inner = jnp.sum((v / safe[..., None])**2, axis=-1)
-  out = jnp.log(safe) + 0.5 * jnp.log(jnp.where(equal, 1.0, inner))
+  out = _log_norm(jnp.where(equal[..., None], 1.0, v), jnp.where(equal, 1.0, s))
   return jnp.where(equal, -jnp.inf, out)
 
 
@@ -149,9 +169,10 @@ def _pair_keys(qc: Array, rb: Array, norm: str, exact: bool) -> tuple[Array, Arr
       return key, key == 0
     s = functools.reduce(jnp.maximum, [jnp.abs(t) for t in diffs])
     dup = s == 0
-    safe = jnp.where(dup, 1.0, s)
-    inner = functools.reduce(jnp.add, [(t / safe)**2 for t in diffs])
-    return jnp.log(safe) + 0.5 * jnp.log(jnp.where(dup, 1.0, inner)), dup
+    e, f1, f2 = _inverse_power_of_two(jnp.where(dup, 1.0, s))
+    inner = functools.reduce(jnp.add, [(t * f1 * f2)**2 for t in diffs])
+    key = e.astype(qc.dtype) * math.log(2.0) + 0.5 * jnp.log(jnp.where(dup, 1.0, inner))
+    return key, dup
   v = qc[:, None, :] - rb[None, :, :]
   if norm == "max":
     key = jnp.max(jnp.abs(v), axis=-1)
@@ -251,11 +272,16 @@ def _search_tiles(q: Array, r: Array, *, k: int, norm: str, exact: bool, same: b
   return tuple(a.reshape(-1)[:nq] for a in out)
 
 
-def _power_of_two_scale(*arrays: Array) -> tuple[Array, ...]:
-  """The arrays times one power of two that puts the largest |entry| in [1/2, 1) (exact)."""
+def _power_of_two_scale(*arrays: Array) -> tuple[tuple[Array, ...], Array]:
+  """The arrays times one power of two that puts the largest |entry| in [1/2, 1), and whether some
+  non-zero entry is below ``_TINY_COORD`` times the largest (then the scaled squares may lose the
+  order; the scaling itself may even leave subnormals, which XLA:CPU flushes to zero)."""
   top = functools.reduce(jnp.maximum, [jnp.max(jnp.abs(a)) for a in arrays])
   _, e = jnp.frexp(jnp.where(top > 0, top, 1.0))
-  return tuple(jnp.ldexp(a, -e) for a in arrays)
+  inverse_tiny = 1.0 / _TINY_COORD[np.dtype(arrays[0].dtype)]
+  small = functools.reduce(jnp.logical_or, [jnp.any((a != 0) & (jnp.abs(a) * inverse_tiny < top))
+                                            for a in arrays])
+  return tuple(jnp.ldexp(a, -e) for a in arrays), small
 
 
 def search_brute(q: Array, r: Array, *, k: int, norm: str, same: bool, chunk_size: int,
@@ -267,11 +293,8 @@ def search_brute(q: Array, r: Array, *, k: int, norm: str, same: bool, chunk_siz
   if norm == "max":
     kth, idx, dups = tiles(q, r, exact=False)
   else:
-    qs, rs = _power_of_two_scale(q, r)
+    (qs, rs), small = _power_of_two_scale(q, r)
     kth, idx, dups = tiles(qs, rs, exact=False)
-    tiny = _TINY_COORD[np.dtype(q.dtype)]
-    small = functools.reduce(jnp.logical_or, [jnp.any((a != 0) & (jnp.abs(a) < tiny))
-                                              for a in (qs, rs)])
     inexact = small | jnp.any(kth < _TINY_KEY[np.dtype(q.dtype)])
     kth, idx, dups = jax.lax.cond(inexact, lambda: tiles(q, r, exact=True),
                                   lambda: (kth, idx, dups))
