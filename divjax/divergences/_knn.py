@@ -20,7 +20,8 @@ unambiguous.
   the largest \|coordinate\| into [½, 1), exactly, so squared distances cannot overflow. Exact
   duplicates are grouped with :func:`numpy.unique` and the tree is built on one copy of each point,
   weighted by its multiplicity. Data without duplicates (checked from the tree's own answer) skip
-  the grouping.
+  the grouping. KSG's marginal counts within a radius use scikit-learn's ``KDTree`` (max-norm),
+  about twice as fast as ``cKDTree.query_ball_point`` for them.
 * ``"brute"`` — all pairs in tiles of ``chunk_size`` queries × ``block_size`` reference points
   (:func:`jax.lax.map` over query chunks, :func:`jax.lax.scan` over reference blocks with a running
   k-smallest merge), so memory is O(chunk_size · block_size) whatever n and m. Euclidean keys are
@@ -481,9 +482,12 @@ def _host_ksg(x: np.ndarray, y: np.ndarray, *, k: int):
   radius = np.where(missing, 0.0, _strictly_below(np.where(missing, 1, eps), z.dtype))
 
   def count(a, workers):
+    # scikit-learn's KDTree counts within a radius about twice as fast as cKDTree's
+    # query_ball_point (n = 4000, d ≤ 3); both count the points with max-norm distance <= radius.
+    from sklearn.neighbors import KDTree  # pylint: disable=import-outside-toplevel
+    del workers  # one thread per count
     a64 = np.asarray(a, np.float64)
-    c = scipy.spatial.cKDTree(a64).query_ball_point(a64, radius, p=np.inf, return_length=True,
-                                                     workers=workers)
+    c = KDTree(a64, metric="chebyshev").query_radius(a64, radius, count_only=True)
     return np.where(missing, -1, np.asarray(c) - 1).astype(np.int32)  # − the point itself
 
   n_x, n_y = _concurrently(lambda w: count(x, w), lambda w: count(y, w))
@@ -491,7 +495,7 @@ def _host_ksg(x: np.ndarray, y: np.ndarray, *, k: int):
 
 
 def ksg_counts_tree(x: Array, y: Array, *, k: int) -> tuple[Array, Array, Array]:
-  """(joint duplicates, n_x, n_y) by cKDTree; n_x = n_y = −1 where ε_i is undefined."""
+  """(joint duplicates, n_x, n_y) by KD-trees; n_x = n_y = −1 where ε_i is undefined."""
   x, y = _for_tree(x), _for_tree(y)
   shape = jax.ShapeDtypeStruct((x.shape[0],), jnp.int32)
   return jax.pure_callback(functools.partial(_host_ksg, k=k), (shape,) * 3, x, y,

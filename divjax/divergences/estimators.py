@@ -407,9 +407,9 @@ def ksg_mutual_information(x: Array, y: Array, *, k: int = 3, method: str = "aut
   for k = 3 to 10 (KSG recommend k = 2–4 for small bias, larger k for low variance).
   {methods}
   For this estimator the brute-force path compares the marginal distances with :math:`\epsilon_i`
-  in the inputs' dtype and the tree path counts the same points exactly (max-norm distances of
-  float32 points are exact in float64, and the radius is the largest float64 whose rounding lies
-  below :math:`\epsilon_i`), so the two paths agree bit for bit.
+  in the inputs' dtype and the tree path counts the same points exactly with scikit-learn's KD-tree
+  (max-norm distances of float32 points are exact in float64, and the radius is the largest float64
+  whose rounding lies below :math:`\epsilon_i`), so the two paths agree bit for bit.
 
   Under ``jit``, pass ``k``, ``method``, ``chunk_size`` and ``block_size`` as static arguments.
   Gradients: the estimate depends on the samples only through integer counts, so it is piecewise
