@@ -15,8 +15,8 @@ and one isotropic bandwidth h (Silverman's rule) shared by every implementation:
 Times are medians of ≥ 5 interleaved rounds after a warm-up; ratio = peer time / divjax float32 time.
 Accuracy: max |log ρ̂ − reference| over the queries, the reference a float64 NumPy brute force (centred
 data, distances by matmul, scipy logsumexp, in chunks). The roofline is 2·m·n·d matmul flops plus m·n
-exponentials at this machine's measured float32 matmul rate and exp rate (both measured here with
-XLA, all cores). A profile in the same run splits divjax's float32 time between the matmul passes
+exponentials at this machine's float32 matmul rate (a 2048³ matmul) and exp rate, both measured with
+XLA on all cores in the same interleaved rounds as the implementations. A profile in the same run splits divjax's float32 time between the matmul passes
 and the exp-and-sum passes and times a plain matmul of the problem's own shape. The scale row (n = 10⁶, m = 10⁴, d = 64, float32) runs in a fresh subprocess that
 reports its wall time and peak RSS (``resource.getrusage``), including JAX's own footprint.
 """
@@ -111,8 +111,12 @@ def _scipy_kde(y: np.ndarray, h: float) -> scipy.stats.gaussian_kde:
   return k
 
 
-def measure_peaks() -> dict[str, float]:
-  """float32 matmul flop/s and exp/s of XLA on this machine (median of 5)."""
+def peak_calls() -> dict[str, Callable[[], Any]]:
+  """A float32 2048³ matmul and an exp-and-sum over 2²⁴ values (XLA, all cores), compiled and warm.
+
+  Timed in the same interleaved rounds as the implementations, so the roofline they give sees the
+  same machine load as the run times it is compared with.
+  """
   k = 2048
   a = jnp.ones((k, k), jnp.float32)
   mm = jax.jit(lambda a: jnp.matmul(a, a, precision=jax.lax.Precision.HIGHEST)).lower(a).compile()
@@ -120,9 +124,15 @@ def measure_peaks() -> dict[str, float]:
   ex = jax.jit(lambda v: jnp.sum(jnp.exp(v))).lower(v).compile()
   jax.block_until_ready(mm(a))
   jax.block_until_ready(ex(v))
-  t = _interleaved({"mm": lambda: jax.block_until_ready(mm(a)),
-                    "exp": lambda: jax.block_until_ready(ex(v))}, 5)
-  return {"flops": 2.0 * k**3 / t["mm"], "exps": float(v.size) / t["exp"]}
+  return {PEAK_MM: lambda: jax.block_until_ready(mm(a)), PEAK_EXP: lambda: jax.block_until_ready(ex(v))}
+
+
+PEAK_MM, PEAK_EXP = "peak: 2048³ matmul", "peak: exp of 2²⁴ values"
+
+
+def peaks_from(medians: dict[str, float]) -> dict[str, float]:
+  """float32 matmul flop/s and exp/s from the interleaved medians of :func:`peak_calls`."""
+  return {"flops": 2.0 * 2048**3 / medians.pop(PEAK_MM), "exps": float(1 << 24) / medians.pop(PEAK_EXP)}
 
 
 def profile_divjax(x: np.ndarray, y: np.ndarray, h: float, rounds: int) -> dict[str, float]:
@@ -241,9 +251,10 @@ def main(argv: list[str] | None = None) -> None:
   calls["sklearn KernelDensity (float64, tree)"] = lambda: kd.score_samples(x)
   outs["sklearn KernelDensity (float64, tree)"] = kd.score_samples(x)
   print("warm-up done; timing", flush=True)
+  calls.update(peak_calls())
   medians = _interleaved(calls, sizes.rounds)
+  peaks = peaks_from(medians)
   base = medians["divjax (float32)"]
-  peaks = measure_peaks()
   roofline_s = 2.0 * sizes.m * sizes.n * sizes.d / peaks["flops"] + sizes.m * sizes.n / peaks["exps"]
   profile = profile_divjax(x, y, h, sizes.rounds)
   print(f"  profile (float32): {profile}", flush=True)
@@ -308,7 +319,8 @@ def _markdown(sizes, h, rows, peaks, roofline_s, scale, started, load_before, lo
       "",
       f"Roofline: 2·m·n·d = {2 * sizes.m * sizes.n * sizes.d:.3g} flops at the measured float32 "
       f"matmul rate {peaks['flops'] / 1e9:.1f} GFLOP/s plus m·n = {sizes.m * sizes.n:.3g} "
-      f"exponentials at the measured {peaks['exps'] / 1e9:.2f} G exp/s (XLA, all cores) = "
+      f"exponentials at the measured {peaks['exps'] / 1e9:.2f} G exp/s (XLA, all cores; both timed in "
+      f"the same interleaved rounds as the rows above) = "
       f"{roofline_s:.3g} s; fraction = roofline time / run time. The float64 brute-force reference "
       f"itself took {ref_s:.2f} s (NumPy, chunked).",
       "",
