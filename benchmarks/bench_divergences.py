@@ -610,7 +610,7 @@ def case_knn_sweep(sizes: Sizes) -> Case:
   case.notes.append(
       "Both methods give the same estimate; only the time differs. " + "; ".join(crossings)
       + ". `method=\"auto\"` uses the tree on a CPU backend for d ≤ min(10, max(2, "
-      "⌊2·log₂(n/1000)⌋ + 1)) (`divjax.divergences._knn.tree_max_dim`: "
+      "⌊1.5·log₂(n/1000)⌋ + 3)) (`divjax.divergences._knn.tree_max_dim`: "
       + ", ".join(f"{_knn.tree_max_dim(n)} at n = {n}" for n, _ in sizes.sweep)
       + ") and brute force otherwise and on accelerators; the rule was set from this sweep. "
       "Brute force costs O(n·(n+m)·d) and the tree about O(n log n) at small d, growing quickly "

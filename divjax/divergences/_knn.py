@@ -82,15 +82,15 @@ class Neighbours(NamedTuple):
 def tree_max_dim(num_points: int) -> int:
   r"""The largest d at which ``method="auto"`` takes the KD-tree on a CPU backend, for n points.
 
-  :math:`\min(10, \max(2, \lfloor 2\log_2(n/1000)\rfloor + 1))`: 2 below n ≈ 1400, 5 at n = 4000,
-  9 at n = 16000, 10 from n = 23000 on. Measured (``benchmarks/bench_divergences.py``, case 4g, kNN
-  KL, k = 1, float32, 2 CPU cores): brute force costs O(n²d) and the tree's cost grows quickly with
-  d, so the crossing moves up with n; the tree was faster up to d = 2, 4 and 8 and brute force from
-  d = 4, 6 and 10 at n = m = 1000, 4000 and 16000, and this rule sits between. The cap at 10 is the
-  largest d at which the tree won anywhere in that sweep.
+  :math:`\min(10, \max(2, \lfloor 1.5\log_2(n/1000)\rfloor + 3))`: 3 at n = 1000, 6 at n = 4000,
+  9 at n = 16000, 10 from n ≈ 25000 on. Measured (``benchmarks/bench_divergences.py``, case 4g, kNN
+  KL, k = 1, float32, 2 CPU cores, three runs): brute force costs O(n²d) and the tree's cost grows
+  quickly with d, so the crossing moves up with n; it lay between d = 2 and 4 at n = m = 1000,
+  between 6 and 8 at n = m = 4000 and between 8 and 10 at n = m = 16000. The cap is the largest d
+  at which the tree won anywhere in that sweep.
   """
   n = max(int(num_points), 1)
-  return min(TREE_MAX_DIM, max(2, int(math.floor(2.0 * math.log2(n / 1000.0))) + 1))
+  return min(TREE_MAX_DIM, max(2, int(math.floor(1.5 * math.log2(n / 1000.0))) + 3))
 
 
 def resolve_method(method: str, d: int, num_points: int) -> str:

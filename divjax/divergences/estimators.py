@@ -84,9 +84,9 @@ _METHOD_DOC = """
   element), ``method="brute"`` compares all pairs in tiles of ``chunk_size`` × ``block_size`` points
   (memory :math:`O(\\texttt{chunk\\_size}\\cdot\\texttt{block\\_size})`, time :math:`O(n^2 d)`; for
   accelerators and higher d), and ``method="auto"`` takes the tree on a CPU backend when
-  :math:`d \\le \\min(10, \\max(2, \\lfloor 2\\log_2(n/1000)\\rfloor + 1))` — 5 at n = 4000, 9 at
-  n = 16000, a rule measured on 2 CPU cores (``benchmarks/RESULTS.md``, case 4g) — and brute force
-  otherwise, n being the larger sample. The methods select the same neighbours and the distances
+  :math:`d \\le \\min(10, \\max(2, \\lfloor 1.5\\log_2(n/1000)\\rfloor + 3))` — 6 at n = 4000, 9
+  at n = 16000, a rule measured on 2 CPU cores (``benchmarks/RESULTS.md``, case 4g) — and brute
+  force otherwise, n being the larger sample. The methods select the same neighbours and the distances
   are then computed once, in JAX, from exact coordinate differences, so their estimates agree to
   rounding (bit for bit unless two candidate distances are within one rounding of each other);
   duplicates are detected by exact equality of all coordinates on both paths."""

@@ -234,9 +234,9 @@ def test_strictly_below_is_the_float32_comparison_in_float64():
 
 def test_auto_picks_tree_on_cpu_up_to_a_dimension_that_grows_with_n():
   assert jax.default_backend() == "cpu"
-  assert [_knn.tree_max_dim(n) for n in (100, 1000, 2000, 4000, 16000, 10**6)] == [2, 2, 3, 5, 9, 10]
-  assert _knn.resolve_method("auto", 5, 4000) == "tree"
-  assert _knn.resolve_method("auto", 6, 4000) == "brute"
+  assert [_knn.tree_max_dim(n) for n in (100, 1000, 2000, 4000, 16000, 10**6)] == [2, 3, 4, 6, 9, 10]
+  assert _knn.resolve_method("auto", 6, 4000) == "tree"
+  assert _knn.resolve_method("auto", 7, 4000) == "brute"
   assert _knn.resolve_method("auto", 10, 10**5) == "tree"
   assert _knn.resolve_method("auto", 11, 10**5) == "brute"
   assert _knn.resolve_method("brute", 2, 10**5) == "brute"
