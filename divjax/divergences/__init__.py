@@ -9,8 +9,9 @@ re-exported here:
   probabilities or logits, with ``axis`` and ``where`` like ``optax.losses``, cancellation-free.
 * :mod:`~divjax.divergences.gaussian` — closed forms between multivariate Gaussians with full
   covariances (KL, Rényi, Bhattacharyya/Hellinger, Cauchy–Schwarz, 2-Wasserstein).
-* :mod:`~divjax.divergences.estimators` — sample-based estimators: the k-nearest-neighbour KL
-  estimator and variational lower bounds (Donsker–Varadhan, NWJ, f-GAN) from critic outputs.
+* :mod:`~divjax.divergences.estimators` — sample-based estimators: k-nearest-neighbour KL, entropy
+  (Kozachenko–Leonenko) and mutual information (KSG), exact on a KD-tree or by blocked brute force,
+  and variational lower bounds (Donsker–Varadhan, NWJ, f-GAN) from critic outputs.
 
 All values are in nats. The conventions, the numerically careful forms and the tests that check them
 are explained in :doc:`/theory/fdivergences`.

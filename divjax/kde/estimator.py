@@ -13,11 +13,13 @@ default). The bandwidth is given as
 * a ``[d, d]`` matrix: the kernel covariance H itself (as ``scipy.stats.gaussian_kde``'s
   ``covariance``).
 
-Algorithm: centre on the data mean and whiten once (:math:`L^{-1}`), then squared distances by one
-matmul, :math:`|x|^2 + |y|^2 - 2x\cdot y` (full float32/float64 precision, ``Precision.HIGHEST``), then a
-logsumexp. Queries are processed ``chunk_size`` at a time (``lax.map``) and data ``block_size`` at a time
-with an online (streaming) logsumexp (``lax.scan``), so memory is O(chunk_size · block_size), never
-O(m · n). Computation runs in the inputs' float dtype: float32 by default, float64 under
+Algorithm: centre on the data mean and whiten once (:math:`L^{-1}`); then, with
+:math:`\log\pi_i - \tfrac12|x - y_i|^2 = x\cdot y_i + c_i - \tfrac12|x|^2` and
+:math:`c_i = \log\pi_i - \tfrac12|y_i|^2` computed once per data point, one matmul (full
+float32/float64 precision, ``Precision.HIGHEST``) plus the bias :math:`c_i`, then a logsumexp from
+which the query's own :math:`\tfrac12|x|^2` is taken out. Queries are processed ``chunk_size`` at a
+time (``lax.map``) and data ``block_size`` at a time with an online (streaming) logsumexp
+(``lax.scan``), so memory is O(chunk_size · block_size), never O(m · n). Computation runs in the inputs' float dtype: float32 by default, float64 under
 ``jax.enable_x64(True)`` with float64 inputs.
 
 Every public function runs under ``jit`` and ``vmap`` (over bandwidths, data sets or queries); argument
@@ -59,9 +61,11 @@ __all__ = [
     "KLEstimate",
 ]
 
-#: Default number of queries per chunk and data rows per block (tile of 512 × 32768 distances).
-DEFAULT_CHUNK_SIZE = 512
-DEFAULT_BLOCK_SIZE = 32768
+#: Default number of queries per chunk and data rows per block: a tile of 256 × 4096 kernel values
+#: (4 MB in float32) stays in cache between the matmul that writes it and the max and exponential
+#: passes that read it; a 512 × 32768 tile (64 MB) ran at a third of the speed on a 2-core CPU.
+DEFAULT_CHUNK_SIZE = 256
+DEFAULT_BLOCK_SIZE = 4096
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -197,43 +201,50 @@ def _kernel_logsumexp(xw: jax.Array, yw: jax.Array, log_w: jax.Array, *, chunk_s
 
   Returns ``(lse1, lse2)``, each ``[m]``; ``lse2`` is None unless ``second``. With ``exclude_self``
   the pair (i, i) is left out (x is then the data itself).
+
+  :math:`\log\pi_i - \tfrac12|x - y_i|^2 = u_i - \tfrac12|x|^2` with
+  :math:`u_i = x\cdot y_i + c_i`, :math:`c_i = \log\pi_i - \tfrac12|y_i|^2`: per tile, one matmul,
+  one add of the per-data-point constant, a max and a sum of exponentials; the query's own
+  :math:`\tfrac12|x|^2` leaves the logsumexp.
   """
   m, n = xw.shape[0], yw.shape[0]
   chunk, block = _sizes(m, n, chunk_size, block_size)
   dtype = yw.dtype
+  c = log_w - 0.5 * jnp.sum(yw * yw, axis=-1)  # -inf for zero weights and (below) padding
   yb = _pad_rows(yw, block).reshape(-1, block, yw.shape[1])
-  wb = _pad_rows(log_w, block, -jnp.inf).reshape(-1, block)
-  y2b = jnp.sum(yb * yb, axis=-1)
+  cb = _pad_rows(c, block, -jnp.inf).reshape(-1, block)
   xc = _pad_rows(xw, chunk).reshape(-1, chunk, xw.shape[1])
   neg_inf = jnp.asarray(-jnp.inf, dtype)
+  num_blocks = yb.shape[0]
 
   def one_chunk(args):
     xq, q0 = args
-    x2 = jnp.sum(xq * xq, axis=-1)
     q_idx = q0 + jnp.arange(chunk)
 
     def one_block(carry, blk):
       mx, s1, s2 = carry
-      yq, y2, lw, b0 = blk
-      dot = jnp.matmul(xq, yq.T, precision=_HIGHEST)
-      sq = jnp.maximum(x2[:, None] + y2[None, :] - 2.0 * dot, 0.0)
-      v = lw[None, :] - 0.5 * sq
+      yq, cq, b0 = blk
+      u = jnp.matmul(xq, yq.T, precision=_HIGHEST) + cq[None, :]
       if exclude_self:
-        v = jnp.where(q_idx[:, None] == (b0 + jnp.arange(block))[None, :], neg_inf, v)
-      new = jnp.maximum(mx, jnp.max(v, axis=1))
+        u = jnp.where(q_idx[:, None] == (b0 + jnp.arange(block))[None, :], neg_inf, u)
+      new = jnp.maximum(mx, jnp.max(u, axis=1))
       safe = jnp.where(jnp.isfinite(new), new, 0.0)
-      s1 = s1 * jnp.exp(mx - safe) + jnp.sum(jnp.exp(v - safe[:, None]), axis=1)
+      s1 = s1 * jnp.exp(mx - safe) + jnp.sum(jnp.exp(u - safe[:, None]), axis=1)
       if second:
-        s2 = s2 * jnp.exp(2.0 * (mx - safe)) + jnp.sum(jnp.exp(2.0 * (v - safe[:, None])), axis=1)
+        s2 = s2 * jnp.exp(2.0 * (mx - safe)) + jnp.sum(jnp.exp(2.0 * (u - safe[:, None])), axis=1)
       return (new, s1, s2), None
 
     init = (jnp.full((chunk,), -jnp.inf, dtype), jnp.zeros((chunk,), dtype),
             jnp.zeros((chunk,), dtype))
-    starts = jnp.arange(yb.shape[0]) * block
-    (mx, s1, s2), _ = jax.lax.scan(one_block, init, (yb, y2b, wb, starts))
+    starts = jnp.arange(num_blocks) * block
+    if num_blocks == 1:
+      (mx, s1, s2), _ = one_block(init, (yb[0], cb[0], starts[0]))
+    else:
+      (mx, s1, s2), _ = jax.lax.scan(one_block, init, (yb, cb, starts))
     safe = jnp.where(jnp.isfinite(mx), mx, 0.0)
-    lse1 = jnp.log(s1) + safe
-    lse2 = jnp.log(s2) + 2.0 * safe if second else None
+    x2 = jnp.sum(xq * xq, axis=-1)
+    lse1 = jnp.log(s1) + safe - 0.5 * x2
+    lse2 = jnp.log(s2) + 2.0 * safe - x2 if second else None
     return lse1, lse2
 
   q_starts = jnp.arange(xc.shape[0]) * chunk
@@ -266,8 +277,8 @@ def log_density(x: jax.Array, data: jax.Array, bandwidth: jax.Array | float, *,
     bandwidth: a scalar h > 0 (H = h²I), per-dimension standard deviations ``[d]`` (H = diag h²), or the
       kernel covariance ``[d, d]`` (symmetric positive definite).
     weights: optional non-negative data weights ``[n]`` (normalised internally); default 1/n each.
-    chunk_size: queries per chunk (default 512); memory is O(chunk_size · block_size).
-    block_size: data rows per block of the streaming logsumexp (default 32768).
+    chunk_size: queries per chunk (default 256); memory is O(chunk_size · block_size).
+    block_size: data rows per block of the streaming logsumexp (default 4096).
 
   Returns:
     ``[m]`` log-densities in nats, in the inputs' float dtype. Accurate to ~1e−5 nats in float32 at

@@ -488,5 +488,6 @@ def test_f_gan_bound_rejects_non_generator():
 
 def test_public_api():
   assert set(estimators.__all__) == {
-      "knn_kl_divergence", "donsker_varadhan_bound", "nwj_bound", "f_gan_bound"
+      "knn_kl_divergence", "knn_entropy", "ksg_mutual_information", "donsker_varadhan_bound",
+      "nwj_bound", "f_gan_bound"
   }

@@ -73,8 +73,18 @@ def divergence_probes() -> list[Probe]:
     probes.append(Probe(f"divergences.{name}", getattr(dv, name), gauss, gauss_kinds))
   probes.append(Probe("divergences.gaussian_renyi_divergence", dv.gaussian_renyi_divergence,
                       {**gauss, "alpha": 0.5}, {**gauss_kinds, "alpha": "positive"}))
-  probes.append(Probe("divergences.knn_kl_divergence", dv.knn_kl_divergence,
-                      {"x": _X, "y": _Y, "k": 1}, {"x": "points", "y": "points", "k": "count"}))
+  for method in ("auto", "brute"):  # auto is the KD-tree here (CPU, d = 2)
+    suffix = "" if method == "auto" else f"(method={method})"
+    fixed = {} if method == "auto" else {"method": method}
+    probes.append(Probe(f"divergences.knn_kl_divergence{suffix}", dv.knn_kl_divergence,
+                        {"x": _X, "y": _Y, "k": 1}, {"x": "points", "y": "points", "k": "count"},
+                        fixed))
+    probes.append(Probe(f"divergences.knn_entropy{suffix}", dv.knn_entropy, {"x": _X},
+                        {"x": "points"}, fixed))
+    # x and y are paired samples: their dimensions may differ, their row counts may not.
+    probes.append(Probe(f"divergences.ksg_mutual_information{suffix}", dv.ksg_mutual_information,
+                        {"x": _X[:, :1], "y": _X[:, 1:] + 0.5 * _X[:, :1]},
+                        {"x": "samples", "y": "samples"}, fixed))
   t = {"t_p": _X[:, 0], "t_q": _Y[:, 0]}
   for name in ("donsker_varadhan_bound", "nwj_bound"):
     probes.append(Probe(f"divergences.{name}", getattr(dv, name), t, {"t_p": "real", "t_q": "real"}))
