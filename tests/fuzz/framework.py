@@ -193,32 +193,25 @@ def _static_args(probe: Probe) -> set[str]:
   return set(probe.static) | {a for a, k in probe.kinds.items() if k == "count"}
 
 
-_COMPILED: dict[tuple[str, bool], Callable[..., Any]] = {}
+def _compiled(probe: Probe) -> dict[bool, Callable[..., Any]]:
+  """The probe's function under ``jax.jit`` and in checked mode, made once per probe run: mutations
+  of the same shape and dtype (NaN, inf, a negative entry, 1e±30 scales) reuse one compiled program.
+  Static arguments keep the probe's valid values (the traced rows never mutate them)."""
+  static = _static_args(probe)
+  closed = {**{k: v for k, v in probe.args.items() if k in static}, **probe.fixed}
+
+  def fn(traced_args):
+    return probe.fn(**traced_args, **closed)
+
+  return {False: jax.jit(fn), True: checks.checked(fn)}
 
 
-def _compiled(probe: Probe, checked: bool) -> Callable[..., Any]:
-  """One ``jax.jit`` (or checked-mode) function per probe: mutations of the same shape and dtype
-  (NaN, inf, a negative entry, 1e±30 scales) reuse its compiled program."""
-  key = (probe.name, checked)
-  if key not in _COMPILED:
-    static = _static_args(probe)
-    closed = {**{k: v for k, v in probe.args.items() if k in static}, **probe.fixed}
-
-    def fn(traced_args):
-      return probe.fn(**traced_args, **closed)
-
-    _COMPILED[key] = checks.checked(fn) if checked else jax.jit(fn)
-  return _COMPILED[key]
-
-
-def _jit_call(probe: Probe, args: dict[str, Any], checked: bool) -> Callable[[], Any]:
-  """``fn`` with every non-static argument traced: under ``jax.jit``, or in checked mode.
-
-  Static arguments keep the probe's valid values (the traced rows never mutate them).
-  """
+def _jit_call(probe: Probe, compiled: dict[bool, Callable[..., Any]], args: dict[str, Any],
+              checked: bool) -> Callable[[], Any]:
+  """``fn`` with every non-static argument traced: under ``jax.jit``, or in checked mode."""
   static = _static_args(probe)
   traced = {k: v for k, v in args.items() if k not in static}
-  return lambda: _compiled(probe, checked)(traced)
+  return lambda: compiled[checked](traced)
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -276,6 +269,7 @@ def run_probe_traced(probe: Probe, where: int, magnitude: float) -> list[dict[st
   if not probe.jit:
     return []
   static = _static_args(probe)
+  compiled = _compiled(probe)  # dropped with this call: the compiled programs do not pile up
   rows = []
   for arg, kind in probe.kinds.items():
     if arg in static:
@@ -287,7 +281,7 @@ def run_probe_traced(probe: Probe, where: int, magnitude: float) -> list[dict[st
       eager, eager_out, _ = classify(probe, lambda: probe.fn(**args, **probe.fixed))
       if eager not in ("named error", "value"):
         continue  # the eager rows already fail
-      jitted, out, message = classify(probe, _jit_call(probe, args, checked=False))
+      jitted, out, message = classify(probe, _jit_call(probe, compiled, args, checked=False))
       row = {"probe": probe.name, "arg": arg, "mutation": mutation, "class": "jit"}
       if eager == "value":
         ok = jitted == "value" and _close(out, eager_out)
@@ -298,7 +292,7 @@ def run_probe_traced(probe: Probe, where: int, magnitude: float) -> list[dict[st
       rows.append({**row, "outcome": "jit " + ("NaN" if jitted == "silent NaN" else jitted),
                    "ok": ok, "message": message})
       if jitted == "silent NaN" and klass == "invalid":
-        checked, _, message = classify(probe, _jit_call(probe, args, checked=True))
+        checked, _, message = classify(probe, _jit_call(probe, compiled, args, checked=True))
         rows.append({**row, "class": "checked", "outcome": "checked " + checked,
                      "ok": checked == "named error", "message": message})
   return rows
