@@ -85,7 +85,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from divjax import _validate
+from divjax import _roots, _validate
 from divjax import divergences as dv
 from divjax.divergences import FGenerator
 
@@ -268,34 +268,6 @@ def tilt(ref_logits: ArrayLike, reward: ArrayLike, lam: ArrayLike) -> Tilt:
   return _tilt(lp, r, lam)
 
 
-def _safeguarded_newton(g: Callable[[Array], tuple[Array, Array]], lo: Array, hi: Array, x0: Array,
-                        num_iters: int) -> Array:
-  """Root of an increasing g in [lo, hi] (g(lo) <= 0 <= g(hi)): Newton steps, bisection when they leave
-  the bracket. ``g`` returns (value, derivative)."""
-
-  def body(_, carry):
-    x, lo, hi = carry
-    v, dv_ = g(x)
-    lo = jnp.where(v <= 0, x, lo)
-    hi = jnp.where(v >= 0, x, hi)
-    newton = x - v / jnp.where(dv_ > 0, dv_, 1.0)
-    ok = (dv_ > 0) & jnp.isfinite(newton) & (newton > lo) & (newton < hi)
-    x = jnp.where(v == 0, x, jnp.where(ok, newton, 0.5 * (lo + hi)))
-    return x, lo, hi
-
-  x, _, _ = jax.lax.fori_loop(0, num_iters, body, (x0, lo, hi))
-  return x
-
-
-def _implicit(x_star: Array, residual: Callable[[Array], Array], derivative: Array) -> Array:
-  """x* with the implicit-function-theorem gradient: x* − g(x*)/g'(x*) with x*, g' held fixed."""
-  x_star = jax.lax.stop_gradient(x_star)
-  d = jax.lax.stop_gradient(derivative)
-  ok = jnp.isfinite(x_star) & (d > 0)
-  step = residual(jnp.where(ok, x_star, 0.0)) / jnp.where(ok, d, 1.0)
-  return jnp.where(ok, x_star - (step - jax.lax.stop_gradient(step)), x_star)
-
-
 class KLBudgetSolution(NamedTuple):
   r"""The KL-constrained optimum φ_Δ = φ_λ(Δ).
 
@@ -403,10 +375,10 @@ def _solve_kl_budget(lp: Array, r: Array, delta: Array, num_iters: int) -> KLBud
     return attainable & (g(hi)[0] < 0) & (k < _MAX_DOUBLINGS)
 
   lo, hi, _ = jax.lax.while_loop(keep_expanding, expand, (jnp.zeros_like(lam0), lam0, 0))
-  lam = _safeguarded_newton(g, lo, hi, hi, num_iters)
+  lam = _roots.increasing_root(g, lo, hi, x0=hi, num_iters=num_iters)
   lam = jnp.where(attainable, lam, jnp.inf)
   t_star = _tilt(lps, rs, lam)
-  lam = _implicit(lam, lambda l: _tilt(lp, r, l).kl - delta, lam * t_star.reward_variance)
+  lam = _roots.implicit_root(lam, lambda l: _tilt(lp, r, l).kl - delta, lam * t_star.reward_variance)
   t = _tilt(lp, r, lam)
   kl_error = jnp.where(attainable, jnp.abs(t.kl - delta), 0.0)
   return KLBudgetSolution(lam, t, max_kl, kl_error)
@@ -505,11 +477,11 @@ def _solve_expected_reward(lp: Array, r: Array, x: Array, num_iters: int) -> Til
       lambda c: interior & ~up & (g(c[0])[0] > 0) & (c[2] < _MAX_DOUBLINGS), expand_down,
       (-h0, jnp.zeros_like(h0), 0))
   lo, hi = jnp.where(up, lo, lo2), jnp.where(up, hi, hi2)
-  lam = _safeguarded_newton(g, lo, hi, 0.5 * (lo + hi), num_iters)
+  lam = _roots.increasing_root(g, lo, hi, num_iters=num_iters)
   # Out of range (only reachable under jit, where the check above cannot run): NaN, not a guess.
   lam = jnp.where(interior, lam, jnp.where(xs == r_max, jnp.inf, jnp.nan))
   t_star = _tilt(lps, rs, lam)
-  lam = _implicit(lam, lambda l: _tilt(lp, r, l).expected_reward - x, t_star.reward_variance)
+  lam = _roots.implicit_root(lam, lambda l: _tilt(lp, r, l).expected_reward - x, t_star.reward_variance)
   return _tilt(lp, r, lam)
 
 
@@ -1094,8 +1066,10 @@ def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, ge
   in c, and :math:`\pi_\mathrm{ref}(y^*)(f')^{-1}((r_\max - c)/\beta) \le S(c) \le
   (f')^{-1}((r_\max - c)/\beta)` (y* an argmax of r), so the root lies in
   :math:`[r_\max - \beta f'(1/\pi_\mathrm{ref}(y^*)),\ r_\max - \beta f'(1)]`, inside the domain of
-  :math:`(f')^{-1}`; ``num_iters`` bisection steps on :math:`\log S` find it (reverse KL gives the
-  softmax :math:`\pi_\mathrm{ref}e^{r/\beta}/Z` of DPO; forward KL gives :math:`\pi_\mathrm{ref}\beta/(c-r)`).
+  :math:`(f')^{-1}`; ``num_iters`` Newton steps on :math:`\log S`, safeguarded by bisection, find it
+  (reverse KL gives the softmax :math:`\pi_\mathrm{ref}e^{r/\beta}/Z` of DPO; forward KL gives
+  :math:`\pi_\mathrm{ref}\beta/(c-r)`). Gradients with respect to ``reward``, ``ref_logits`` and
+  ``beta`` are those of the exact root c (implicit-function theorem).
 
   The map is valid when :math:`f'(0^+) = -\infty`, so the positivity constraints are inactive:
   reverse KL, forward KL, JS, α ∈ (0, 1) (and squared Hellinger); χ² and TV are rejected.
@@ -1105,7 +1079,7 @@ def fdpo_policy(ref_logits: ArrayLike, reward: ArrayLike, *, beta: ArrayLike, ge
     reward: the reward, shape ``[n]``.
     beta: β > 0.
     generator: the generator f (see :func:`fdpo_generator`).
-    num_iters: bisection steps (200 reach round-off in float64 for any bracket).
+    num_iters: Newton/bisection steps (200 reach round-off in float64 for any bracket).
 
   Returns:
     An :class:`FDPOPolicy`.
@@ -1155,23 +1129,19 @@ def _fdpo_policy(lp: Array, r: Array, beta: Array, generator: FGenerator,
   c_lo = r_max - beta * generator.f_prime(jnp.exp(-lp_top))
   c_hi = r_max - beta * generator.f_prime(one)
 
-  def log_ratio(c):
+  def log_ratio(c, r, beta):
     u = generator.f_prime_inverse((r - c) / beta)
     return jnp.where(support, jnp.log(u), -jnp.inf)
 
-  def log_total(c):
-    return jax.nn.logsumexp(jnp.where(support, lp + log_ratio(c), -jnp.inf))
+  def excess(c, lp, r, beta):  # −log Σ_y π_ref(y)(f′)⁻¹((r − c)/β), increasing in c
+    return -jax.nn.logsumexp(jnp.where(support, lp + log_ratio(c, r, beta), -jnp.inf))
 
-  def body(_, carry):
-    lo, hi = carry
-    mid = 0.5 * (lo + hi)
-    big = log_total(mid) > 0  # too much mass: c must grow
-    return jnp.where(big, mid, lo), jnp.where(big, hi, mid)
-
-  lo, hi = jax.lax.fori_loop(0, num_iters, body, (c_lo, c_hi))
-  c = 0.5 * (lo + hi)
-  logits = jnp.where(support, lp + log_ratio(c), -jnp.inf)
-  # Remove the bisection's last-ulp residual of Σπ = 1.
+  data = jax.lax.stop_gradient((lp, r, beta))
+  g = _roots.autodiff_slope(lambda c: excess(c, *data))
+  c = _roots.increasing_root(g, *jax.lax.stop_gradient((c_lo, c_hi)), num_iters=num_iters)
+  c = _roots.implicit_root(c, lambda c: excess(c, lp, r, beta), g(c)[1])
+  logits = jnp.where(support, lp + log_ratio(c, r, beta), -jnp.inf)
+  # Remove the solver's last-ulp residual of Σπ = 1.
   return FDPOPolicy(logits - jax.nn.logsumexp(logits), c)
 
 
