@@ -90,5 +90,6 @@ def implicit_root(x_star: Array, residual: Callable[[Array], Array], slope: Arra
   x_star = jax.lax.stop_gradient(x_star)
   slope = jax.lax.stop_gradient(slope)
   ok = jnp.isfinite(x_star) & (slope > 0)
-  step = residual(jnp.where(ok, x_star, 0.0)) / jnp.where(ok, slope, 1.0)
-  return jnp.where(ok, x_star - (step - jax.lax.stop_gradient(step)), x_star)
+  r = residual(jnp.where(ok, x_star, 0.0))
+  # (r − sg[r]) is exactly 0 in value (even where r/slope would overflow), so x_star is returned as is.
+  return jnp.where(ok, x_star - (r - jax.lax.stop_gradient(r)) / jnp.where(ok, slope, 1.0), x_star)

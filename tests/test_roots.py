@@ -127,3 +127,12 @@ def test_fdpo_policy_gradient_matches_finite_differences(x64, generator):
   np.testing.assert_allclose(float(jax.grad(f)(0.4)), central_difference(f, 0.4), rtol=1e-6)
   fb = lambda b: al.fdpo_policy(lp, reward, beta=b, generator=generator).log_probs[1]
   np.testing.assert_allclose(float(jax.grad(fb)(0.7)), central_difference(fb, 0.7), rtol=1e-6)
+
+
+def test_implicit_root_keeps_the_value_when_the_residual_is_huge():
+  # A root clamped at the end of its bracket (the equation has none inside) leaves a residual whose
+  # ratio to the slope overflows float32; the value must stay the clamped root, not NaN.
+  x = jnp.float32(1e12)
+  got = _roots.implicit_root(x, lambda g: jnp.log1p(g) - jnp.float32(1e30), 1.0 / (1.0 + x))
+  assert float(got) == float(x)
+  assert float(T.g_star(1e30)) == pytest.approx(1e12, rel=1e-5)  # the end of g*'s bracket
