@@ -7,8 +7,8 @@ r"""Nash mirror prox in divjax against a straightforward NumPy implementation of
 Cases (both in float32 and float64, fixed seed):
 
 1. one game, n = 1000 actions, 1000 Nash-MP iterations at η = 2β (2000 preference queries):
-   ``divjax.games.nash_mp.run(..., metrics=())`` under ``jax.jit`` against a Python loop of NumPy
-   matrix–vector products and log-softmaxes;
+   ``divjax.games.run(divjax.games.nash_mp.solver(...), ..., metrics=())`` under ``jax.jit`` against a
+   Python loop of NumPy matrix–vector products and log-softmaxes;
 2. 64 (β, seed) pairs, n = 100, 1000 iterations: ``jax.vmap`` of the same ``run`` against NumPy
    batched over the 64 problems (``einsum``), and against a Python loop over the 64 problems.
 
@@ -98,7 +98,7 @@ def numpy_nash_mp_loop(P, log_ref, beta, iterations):
 def divjax_single(iterations: int):
   def f(P, log_ref, beta):
     g = games.PreferenceGame(P, beta, log_ref)
-    final, _ = games.nash_mp.run(g, step_size=2.0 * beta, num_steps=iterations, metrics=())
+    final, _ = games.run(games.nash_mp.solver(step_size=2.0 * beta), g, num_steps=iterations, metrics=())
     return final.log_pi
   return f
 

@@ -13,12 +13,21 @@ float64 batch sharded over 2 CPU devices hangs in ``lapack_dgetrf_ffi``; on one 
 works on explicitly sharded inputs): no custom call, no thread-pool
 hand-off, the same answer as LAPACK's ``getrf``/``getrs`` to rounding. It costs O(n³) flops like
 LAPACK and is meant for the small systems (n ≲ a few hundred) of the solvers that use it.
+
+:func:`cholesky` and :func:`solve_lower_triangular` are unrolled formulas (Cholesky–Banachiewicz,
+forward substitution) for matrices up to :data:`UNROLL_MAX` × :data:`UNROLL_MAX`, elementwise over the
+batch axes, and LAPACK's ``potrf``/``trsm`` above: the closed-form Gaussian divergences, vmapped over
+a sweep sharded across CPU devices, thus make no LAPACK call for the small d of such sweeps.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+
+#: Largest matrix size factorised by unrolled formulas (no LAPACK call).
+UNROLL_MAX = 8
 
 
 def solve(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -50,3 +59,40 @@ def solve(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.where(rows == k, (m[k, n] - m[k, :n] @ x) / m[k, k], x)
 
   return jax.lax.fori_loop(0, n, substitute, jnp.zeros(n, m.dtype))
+
+
+def cholesky(a: jax.Array) -> jax.Array:
+  """Lower Cholesky factor L (L Lᵀ = a) of symmetric positive-definite matrices ``[..., d, d]``.
+
+  Reads the lower triangle of ``a``. For d ≤ :data:`UNROLL_MAX`, the unrolled Cholesky–Banachiewicz
+  recursion; above, ``jnp.linalg.cholesky``. Like LAPACK's, the factor of a matrix that is not
+  positive definite is all NaN (never an error).
+  """
+  d = a.shape[-1]
+  if d > UNROLL_MAX:
+    return jnp.linalg.cholesky(a, symmetrize_input=False)
+  zero = jnp.zeros_like(a[..., 0, 0])
+  rows = [[zero] * d for _ in range(d)]
+  for i in range(d):
+    for j in range(i + 1):
+      s = a[..., i, j] - sum((rows[i][k] * rows[j][k] for k in range(j)), zero)
+      rows[i][j] = jnp.sqrt(s) if i == j else s / rows[j][j]
+  factor = jnp.stack([jnp.stack(row, axis=-1) for row in rows], axis=-2)
+  failed = jnp.any(jnp.isnan(jnp.diagonal(factor, axis1=-2, axis2=-1)), axis=-1)
+  return jnp.where(failed[..., None, None], jnp.nan, factor)
+
+
+def solve_lower_triangular(l: jax.Array, b: jax.Array) -> jax.Array:
+  """X with L X = B for lower-triangular ``l`` ``[..., d, d]`` and ``b`` ``[..., d, k]`` (batch axes
+  broadcast). For d ≤ :data:`UNROLL_MAX`, unrolled forward substitution; above,
+  ``jax.scipy.linalg.solve_triangular``."""
+  d = l.shape[-1]
+  if d > UNROLL_MAX:
+    batch = jnp.broadcast_shapes(l.shape[:-2], b.shape[:-2])
+    return jsl.solve_triangular(jnp.broadcast_to(l, batch + l.shape[-2:]),
+                                jnp.broadcast_to(b, batch + b.shape[-2:]), lower=True)
+  x = []
+  for i in range(d):
+    s = b[..., i, :] - sum((l[..., i, j, None] * x[j] for j in range(i)), jnp.zeros_like(b[..., i, :]))
+    x.append(s / l[..., i, i, None])
+  return jnp.stack(x, axis=-2)

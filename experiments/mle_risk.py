@@ -70,6 +70,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import optimize, special
 
+from divjax import divergences as dv
 from divjax import expfam as ef
 from divjax import plotting
 from experiments._harness import Timer, sweep
@@ -237,88 +238,38 @@ def student_t_p_eff(d: int, df: float) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Bayes error between two normals (closed form).
-
-
-def normal_bayes_error(m1, v1, m2, v2):
-  r"""Bayes error :math:`\tfrac12\int\min(f_1, f_2) = \tfrac12(1 - \mathrm{TV})` of N(m1, v1) vs N(m2, v2).
-
-  :math:`\log f_1 - \log f_2 = ax^2 + bx + c`; the set {f₁ > f₂} is bounded by the real roots of that
-  quadratic (computed in the cancellation-free form q = −½(b + sign(b)√Δ), roots q/a and c/q), and
-  TV = |P₁(r₁, r₂) − P₂(r₁, r₂)|. Equal variances (a = 0) give one root and an infinite other end.
-  """
-  a = 0.5 / v2 - 0.5 / v1
-  b = m1 / v1 - m2 / v2
-  c = 0.5 * m2**2 / v2 - 0.5 * m1**2 / v1 + 0.5 * jnp.log(v2 / v1)
-  disc = jnp.maximum(b * b - 4.0 * a * c, 0.0)
-  q = -0.5 * (b + jnp.where(b >= 0, 1.0, -1.0) * jnp.sqrt(disc))
-  same = q == 0.0  # identical distributions (or a measure-zero degenerate case)
-  q = jnp.where(same, 1.0, q)
-  r1 = jnp.where(a == 0.0, jnp.where(q > 0, jnp.inf, -jnp.inf), q / jnp.where(a == 0.0, 1.0, a))
-  r2 = c / q
-  lo, hi = jnp.minimum(r1, r2), jnp.maximum(r1, r2)
-  s1, s2 = jnp.sqrt(v1), jnp.sqrt(v2)
-  ndtr = jax.scipy.special.ndtr
-  p1 = ndtr((hi - m1) / s1) - ndtr((lo - m1) / s1)
-  p2 = ndtr((hi - m2) / s2) - ndtr((lo - m2) / s2)
-  tv = jnp.where(same, 0.0, jnp.abs(p1 - p2))
-  return 0.5 * (1.0 - tv)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Families (one object each, so jit caches keyed on them hit) and the jitted coefficient computation.
-
-
-@functools.lru_cache(maxsize=None)
-def _family(name: str, dim: int = 0) -> ef.ExponentialFamily:
-  if name == "categorical":
-    return ef.categorical(dim)
-  if name == "multivariate_normal":
-    return ef.multivariate_normal(dim)
-  if name == "multivariate_normal_cofactor":
-    return _mvn_cofactor(dim)
-  return getattr(ef, name)()
-
-
-# LAPACK-free small-matrix algebra. On CPU, jaxlib 0.10.2 can deadlock when two *batched* LAPACK
-# kernels (potrf/getrf/trsm, which split their batch over the intra-op thread pool) run concurrently on a
-# 2-core machine; vmapped KLs and Mardia inverses, and jacfwd through ``multivariate_normal``'s Cholesky,
-# produce exactly that. For the d ≤ a-few matrices here, unrolled formulas are exact and cheap.
-
-
-def small_cholesky(A):
-  """Lower Cholesky factor of a small SPD matrix by the unrolled Cholesky–Banachiewicz recursion."""
-  d = A.shape[-1]
-  zero = jnp.zeros_like(A[..., 0, 0])
-  L = [[zero for _ in range(d)] for _ in range(d)]
-  for i in range(d):
-    for j in range(i + 1):
-      s = A[..., i, j] - sum((L[i][k] * L[j][k] for k in range(j)), zero)
-      L[i][j] = jnp.sqrt(s) if i == j else s / L[j][j]
-  return jnp.stack([jnp.stack(row, axis=-1) for row in L], axis=-2)
-
-
-def small_inv_logdet(A):
-  """(A⁻¹, log det A) of a small SPD matrix from :func:`small_cholesky` (forward substitution)."""
-  d = A.shape[-1]
-  L = small_cholesky(A)
-  zero = jnp.zeros_like(A[..., 0, 0])
-  M = [[zero] * d for _ in range(d)]  # M = L⁻¹ (lower triangular)
-  for i in range(d):
-    M[i][i] = 1.0 / L[..., i, i]
-    for j in range(i):
-      M[i][j] = -sum((L[..., i, k] * M[k][j] for k in range(j, i)), zero) / L[..., i, i]
-  Linv = jnp.stack([jnp.stack(row, axis=-1) for row in M], axis=-2)
-  return jnp.swapaxes(Linv, -1, -2) @ Linv, 2.0 * sum(jnp.log(L[..., i, i]) for i in range(d))
+# The d-variate normal family with ψ written by cofactors, and the jitted coefficient computation.
+# LAPACK-free small-matrix algebra: on CPU, jaxlib 0.10.2 can deadlock when two *batched* LAPACK kernels
+# (potrf/getrf/trsm, which split their batch over the intra-op thread pool) run concurrently on a 2-core
+# machine; vmapped Mardia inverses and jacfwd through ``multivariate_normal``'s Cholesky produce exactly
+# that. For the d ≤ a-few matrices here, cofactor formulas are exact and cheap (the Gaussian KL comes
+# from ``divjax.divergences.gaussian_kl_divergence``, which makes no LAPACK call for d ≤ 8).
 
 
 def _det(m):
   """Determinant of a small matrix given as nested lists of scalars (Laplace expansion)."""
+  if not m:
+    return 1.0
   if len(m) == 1:
     return m[0][0]
   if len(m) == 2:
     return m[0][0] * m[1][1] - m[0][1] * m[1][0]
   return sum((-1)**j * m[0][j] * _det([row[:j] + row[j + 1:] for row in m[1:]]) for j in range(len(m)))
+
+
+def _adjugate(m):
+  """The adjugate adj(m) (cofactors, transposed) of a small matrix given as nested lists of scalars."""
+  n = len(m)
+  return [[(-1)**(i + j) * _det([row[:i] + row[i + 1:] for k, row in enumerate(m) if k != j])
+           for j in range(n)] for i in range(n)]
+
+
+def small_inverse(A):
+  """A⁻¹ = adj(A)/det(A) of small matrices ``[..., d, d]`` by cofactors (no LAPACK kernel)."""
+  d = A.shape[-1]
+  m = [[A[..., i, j] for j in range(d)] for i in range(d)]
+  adj = jnp.stack([jnp.stack(row, axis=-1) for row in _adjugate(m)], axis=-2)
+  return adj / _det(m)[..., None, None]
 
 
 def _mvn_cofactor(d: int) -> ef.ExponentialFamily:
@@ -338,8 +289,7 @@ def _mvn_cofactor(d: int) -> ef.ExponentialFamily:
          for i in range(d)]
     det = _det(P)
     inside = jnp.all(jnp.stack([_det([row[:k] for row in P[:k]]) > 0 for k in range(1, d + 1)]))
-    adj = [[(-1)**(i + j) * _det([row[:i] + row[i + 1:] for k, row in enumerate(P) if k != j])
-            for j in range(d)] for i in range(d)]
+    adj = _adjugate(P)
     h = th[:d]
     quad = sum(h[i] * adj[i][j] * h[j] for i in range(d) for j in range(d))
     safe = jnp.where(inside, det, 1.0)
@@ -377,7 +327,7 @@ def _normal_fit_from_tbar(tbar):
 @functools.lru_cache(maxsize=None)
 def _normal_mc_batch(reps: int, block: int):
   """``(case_index, theta_star, n, key) -> {kl, be}`` for ``reps`` normal fits to n draws from g."""
-  family = _family("normal")
+  family = ef.normal()
   samplers = [functools.partial(case[2], shape=(reps, block)) for case in MC_CASES.values()]
 
   def batch(case_index, theta_star, n, key):
@@ -388,10 +338,10 @@ def _normal_mc_batch(reps: int, block: int):
     sums = jax.lax.fori_loop(0, n // block, body, jnp.zeros((reps, 2), jnp.float64))
     tbar = sums / n
     theta_hat = jax.vmap(family.natural_from_mean)(tbar)
-    kl = jax.vmap(lambda th: ef.kl_divergence(family, theta_star, th))(theta_hat)
+    kl = jax.vmap(lambda th: ef.bregman_kl_divergence(family, theta_star, th))(theta_hat)
     m_star, v_star = _normal_fit_from_tbar(ef.mean_parameters(family, theta_star))
     m_hat, v_hat = _normal_fit_from_tbar(tbar.T)
-    return {"kl": kl, "be": normal_bayes_error(m_star, v_star, m_hat, v_hat)}
+    return {"kl": kl, "be": ef.normal_bayes_error(m_star, v_star, m_hat, v_hat)}
 
   return batch
 
@@ -400,7 +350,7 @@ def mardia_from_moments(m1, m2, m3, m4):
   r"""Mardia's b₂ from the raw moment tensors :math:`M_k = \frac1n\sum_i x_i^{\otimes k}` (k ≤ 4):
   :math:`b_2 = P_{ij}P_{kl}C_{ijkl}` with C the central 4th-moment tensor and P = S⁻¹ (1/n covariance)."""
   mu = m1
-  P, _ = small_inv_logdet(m2 - jnp.outer(mu, mu))
+  P = small_inverse(m2 - jnp.outer(mu, mu))
   c4 = (m4 - jnp.einsum("i,jkl->ijkl", mu, m3) - jnp.einsum("j,ikl->ijkl", mu, m3) -
         jnp.einsum("k,ijl->ijkl", mu, m3) - jnp.einsum("l,ijk->ijkl", mu, m3) +
         jnp.einsum("i,j,kl->ijkl", mu, mu, m2) + jnp.einsum("i,k,jl->ijkl", mu, mu, m2) +
@@ -425,25 +375,16 @@ def mvn_raw_moments(t_mean, tt_mean, d: int):
   return m1, m2, m3, m4
 
 
-def mvn_kl(mu1, sigma1, mu2, sigma2):
-  r""":math:`\mathrm{KL}(N(\mu_1,\Sigma_1)\|N(\mu_2,\Sigma_2)) = \tfrac12[\mathrm{tr}(\Sigma_2^{-1}\Sigma_1)
-  + \delta^\top\Sigma_2^{-1}\delta - d + \log\det\Sigma_2 - \log\det\Sigma_1]`, δ = μ₂ − μ₁ (no LAPACK)."""
-  inv2, logdet2 = small_inv_logdet(sigma2)
-  _, logdet1 = small_inv_logdet(sigma1)
-  delta = mu2 - mu1
-  return 0.5 * (jnp.sum(inv2 * sigma1) + delta @ inv2 @ delta - mu1.shape[-1] + logdet2 - logdet1)
-
-
 @functools.lru_cache(maxsize=None)
 def _student_t_mc_batch(reps: int, block: int, d: int, df: int):
   """``(mu_star, sigma_star, n, key) -> {kl, p_eff_hat}``: the d-variate normal fitted to n draws of t_ν.
 
   Each replication accumulates ΣT and ΣTTᵀ (T = (x, vech xxᵀ), the family's statistic): the first gives
   the MLE (μ̂, Σ̂), the second holds every raw moment of x up to order 4, hence Mardia's b₂ and the plug-in
-  p̂_eff. The KL is the closed form for two normals (an oracle independent of the library's Bregman
-  form), computed without LAPACK kernels.
+  p̂_eff. The KL is ``divjax.divergences.gaussian_kl_divergence`` on (μ, Σ) (independent of the
+  library's Bregman form in θ; no LAPACK kernel for d ≤ 8).
   """
-  family = _family("multivariate_normal", d)
+  family = ef.multivariate_normal(d)
   p = family.dim
   rows, cols = np.tril_indices(d)
 
@@ -463,7 +404,7 @@ def _student_t_mc_batch(reps: int, block: int, d: int, df: int):
     m1, m2, m3, m4 = mvn_raw_moments(s_t / n, s_tt / n, d)
     mu_hat = m1
     sigma_hat = m2 - jnp.einsum("ri,rj->rij", m1, m1)
-    kl = jax.vmap(lambda m, s: mvn_kl(mu_star, sigma_star, m, s))(mu_hat, sigma_hat)
+    kl = dv.gaussian_kl_divergence(mu_star, sigma_star, mu_hat, sigma_hat)
     b2 = jax.vmap(mardia_from_moments)(m1, m2, m3, m4)
     return {"kl": kl, "p_eff_hat": d + (b2 - d) / 2.0}
 
@@ -550,27 +491,27 @@ def _run(config: Config, seed: int) -> dict[str, Any]:
 
   k = config.gamma_shape
   gamma_raw = lambda a: float(special.gamma(k + a[0]) / special.gamma(k))
-  add_case("exponential_gamma", f"exponential fit, Gamma({k:g}) data", _family("exponential"),
+  add_case("exponential_gamma", f"exponential fit, Gamma({k:g}) data", ef.exponential(),
            polynomial_moments([[1]], gamma_raw), "exact",
            closed=(1 / (2 * k), 11 / (12 * k**2)))
   normal_raw = lambda a: _double_factorial_odd(a[0]) if a[0] % 2 == 0 else 0.0
-  add_case("normal_normal", "normal fit, normal data (correct)", _family("normal"),
+  add_case("normal_normal", "normal fit, normal data (correct)", ef.normal(),
            polynomial_moments([[1], [2]], normal_raw), "exact", closed=(1.0, 61 / 12))
   probs = np.asarray(config.categorical_probs, dtype=np.float64)
   kc = len(probs)
   pmf = ef.Pmf(jnp.arange(kc, dtype=jnp.float64), jnp.asarray(probs))
-  cat_family = _family("categorical", kc)
+  cat_family = ef.categorical(kc)
   add_case("categorical", f"categorical {tuple(float(v) for v in probs)} (correct, cells>0)",
            cat_family, ef.target_moments(cat_family, pmf), "exact",
            closed=((kc - 1) / 2, (5 * np.sum(1 / probs) - 6 * kc + 1) / 12))
   lam, r = config.nb_mean, config.nb_size
   nb_moments = ef.Moments(np.array([lam]), np.array([[lam + lam**2 / r]]),
                           np.array([[[lam + 3 * lam**2 / r + 2 * lam**3 / r**2]]]))
-  add_case("poisson_negbin", f"Poisson fit, NegBin(mean {lam:g}, size {r:g}) data", _family("poisson"),
+  add_case("poisson_negbin", f"Poisson fit, NegBin(mean {lam:g}, size {r:g}) data", ef.poisson(),
            nb_moments, "exact")
   for name, (label, raw, _) in MC_CASES.items():
     moments = polynomial_moments([[1], [2]], lambda a, raw=raw: raw(a[0]))
-    add_case(name, label, _family("normal"), moments, "monte_carlo")
+    add_case(name, label, ef.normal(), moments, "monte_carlo")
 
   # --- (a) exact risks.
   rows: list[dict[str, Any]] = []
@@ -648,9 +589,9 @@ def _run(config: Config, seed: int) -> dict[str, Any]:
   d, df = config.t_dim, config.t_df
   if df % 2 or df <= 6:
     raise ValueError(f"t_df must be an even integer > 6 (6th moments for R₂), got {df}.")
-  mvn = _family("multivariate_normal", d)
+  mvn = ef.multivariate_normal(d)
   t_moments = polynomial_moments(mvn_exponents(d), lambda a: student_t_moment(a, df))
-  mvn_twin = _family("multivariate_normal_cofactor", d)
+  mvn_twin = _mvn_cofactor(d)
   add_case("mvn_student_t", f"{d}-variate normal fit, t_{df} data (MC)", mvn, t_moments, "monte_carlo",
            expansion_family=mvn_twin)
   ct = cases["mvn_student_t"]

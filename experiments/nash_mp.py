@@ -46,6 +46,7 @@ import optax
 from scipy import optimize
 
 from divjax import games
+from divjax.divergences import kl_divergence
 from divjax import plotting
 from experiments._harness import Timer, sweep
 
@@ -209,7 +210,7 @@ def _equilibrium(game):
   pi = jnp.exp(eq.log_pi)
   return {"log_pi": eq.log_pi, "residual": eq.residual,
           "gap_star": games.exploitability(game, eq.log_pi),
-          "kl_ref": games.kl_to(eq.log_pi, game.log_ref),
+          "kl_ref": kl_divergence(eq.log_pi, game.log_ref, logits=True),
           "win_vs_ref": pi @ game.preference @ jnp.exp(game.log_ref)}
 
 
@@ -223,22 +224,22 @@ def _nash_mp_kernel(num_steps: int):
   """(game, log π*, log π_0, step) -> the Nash-MP trajectory with every metric."""
 
   def fn(game, eq, log_pi0, step):
-    _, tr = games.nash_mp.run(game, step_size=step, num_steps=num_steps, log_pi0=log_pi0, equilibrium=eq)
+    solver = games.nash_mp.solver(step_size=step)
+    _, tr = games.run(solver, game, solver.init(game, log_pi0), num_steps=num_steps, equilibrium=eq)
     return {"kl": tr.kl, "gap": tr.exploitability, "span": tr.span, "queries": tr.queries}
 
   return fn
 
 
-_SOLVERS = {"nash_mp": games.nash_mp, "egpo": games.egpo, "mmd": games.mmd, "nash_md": games.nash_md}
-
-
 @functools.lru_cache(maxsize=None)
-def _compare_kernel(solver: str, num_steps: int):
-  """(game, log π*, step) -> KL trajectory of one solver."""
+def _compare_kernel(make_solver, queries: int):
+  """(game, log π*, step) -> KL trajectory of ``make_solver(step_size=step)`` over ``queries`` queries
+  (the number of iterations follows from the solver's ``queries_per_step``)."""
 
   def fn(game, eq, step):
-    _, tr = _SOLVERS[solver].run(game, step_size=step, num_steps=num_steps, equilibrium=eq,
-                                 metrics=("kl",))
+    solver = make_solver(step_size=step)
+    _, tr = games.run(solver, game, num_steps=queries // solver.queries_per_step + 1, equilibrium=eq,
+                      metrics=("kl",))
     return {"kl": tr.kl, "queries": tr.queries}
 
   return fn
@@ -250,20 +251,21 @@ def _detail_kernel(num_steps: int):
 
   def fn(game, eq):
     eta = 2.0 * game.beta
+    nash_mp = games.nash_mp.solver(step_size=eta)
+    egpo = games.egpo.solver(step_size=games.egpo.step_size_from_nash_mp(eta, game.beta))
 
     def step(carry, _):
       s_mp, s_eg = carry
-      s_mp = games.nash_mp.update(game, s_mp, step_size=eta)
-      s_eg = games.egpo.update(game, s_eg, step_size=games.egpo.step_size_from_nash_mp(eta, game.beta))
+      s_mp, s_eg = nash_mp.update(game, s_mp), egpo.update(game, s_eg)
       lp = s_mp.log_pi
       out = {"mp_egpo_diff": jnp.max(jnp.abs(lp - s_eg.log_pi)),
              "gap": games.exploitability(game, lp),
              "gap_closed": games.exploitability_closed_form(game, lp),
-             "kl_pi_star": games.kl_to(lp, eq), "kl_star_pi": games.kl_to(eq, lp)}
+             "kl_pi_star": kl_divergence(lp, eq, logits=True),
+             "kl_star_pi": kl_divergence(eq, lp, logits=True)}
       return (s_mp, s_eg), out
 
-    _, rec = jax.lax.scan(step, (games.nash_mp.init(game), games.egpo.init(game)), None,
-                          length=num_steps)
+    _, rec = jax.lax.scan(step, (nash_mp.init(game), egpo.init(game)), None, length=num_steps)
     return rec
 
   return fn
@@ -361,25 +363,26 @@ def _compare_study(config: Config, key, timer: Timer) -> list[dict]:
   """Per-query factors of every method at theory steps and at its best grid step."""
   rows = []
   grid = _grid_steps(config)
-  num_steps = max(query_budget(b) for b in config.compare_betas) + 1  # a 1-query method's iterations
+  queries = max(query_budget(b) for b in config.compare_betas) + 1  # a 1-query method's iterations
   for idx, (family, n) in enumerate(config.compare_instances):
     k_inst = jax.random.fold_in(key, 100 + idx)
     game_of = {b: make_game(family, n, k_inst, b, jnp.bool_(True)) for b in config.compare_betas}
     eqs = equilibria([game_of[b] for b in config.compare_betas], timer)
     eq_of = dict(zip(config.compare_betas, eqs["log_pi"]))
-    runs = []  # (solver, beta, step, label)
+    nash_mp, egpo, mmd, nash_md = (games.nash_mp.solver, games.egpo.solver, games.mmd.solver,
+                                   games.nash_md.solver)
+    runs = []  # (solver constructor, beta, step, label)
     for b in config.compare_betas:
       t_md = query_budget(b)
-      runs += [("nash_mp", b, b, "nash_mp_eta_beta"), ("nash_mp", b, 2 * b, "nash_mp_theory"),
-               ("nash_mp", b, 4 * b, "nash_mp_eta_4beta"), ("egpo", b, 2.0 / (1 + 2 * b), "egpo_theory"),
-               ("mmd", b, b, "mmd_theory"), ("nash_md", b, math.log(t_md) / (b * t_md), "nash_md_theory")]
-      runs += [("mmd", b, st, "mmd_grid") for st in grid]
-      runs += [("nash_md", b, st, "nash_md_grid") for st in grid if st * b < 1.0]
+      runs += [(nash_mp, b, b, "nash_mp_eta_beta"), (nash_mp, b, 2 * b, "nash_mp_theory"),
+               (nash_mp, b, 4 * b, "nash_mp_eta_4beta"), (egpo, b, 2.0 / (1 + 2 * b), "egpo_theory"),
+               (mmd, b, b, "mmd_theory"), (nash_md, b, math.log(t_md) / (b * t_md), "nash_md_theory")]
+      runs += [(mmd, b, st, "mmd_grid") for st in grid]
+      runs += [(nash_md, b, st, "nash_md_grid") for st in grid if st * b < 1.0]
     best: dict[tuple[str, float], tuple[float, float]] = {}
-    for solver in _SOLVERS:
-      mine = [r for r in runs if r[0] == solver]
-      steps_per_query = _SOLVERS[solver].QUERIES_PER_STEP
-      out = _sweep(_compare_kernel(solver, num_steps // steps_per_query + 1),
+    for make_solver in dict.fromkeys(r[0] for r in runs):  # one vmapped sweep per method
+      mine = [r for r in runs if r[0] is make_solver]
+      out = _sweep(_compare_kernel(make_solver, queries),
                    _stack([game_of[r[1]] for r in mine]), jnp.asarray(np.stack([eq_of[r[1]] for r in mine])),
                    jnp.asarray([r[2] for r in mine], jnp.float64), timer=timer)
       for j, (_, b, st, name) in enumerate(mine):
@@ -479,9 +482,9 @@ def _approx_kernel(outer: int, batch: int | None, lr: float):
 
   def fn(game, eq, inner, key):
     apply_fn, params = games.approximate.tabular_policy(game)
-    _, tr = games.approximate.run(key, game, params, apply_fn=apply_fn, step_size=2.0 * game.beta,
-                                  inner_steps=inner, num_steps=outer, optimizer=optax.sgd(lr),
-                                  batch_size=batch, equilibrium=eq)
+    solver = games.approximate.solver(apply_fn=apply_fn, step_size=2.0 * game.beta, inner_steps=inner,
+                                      optimizer=optax.sgd(lr), batch_size=batch)
+    _, tr = games.run(solver, game, solver.init(game, params), num_steps=outer, key=key, equilibrium=eq)
     return tr.kl
 
   return fn
@@ -492,9 +495,9 @@ def _approx_study(config: Config, key, timer: Timer) -> list[dict]:
   game = make_game("uniform", config.approx_n, jax.random.fold_in(key, 500), config.approx_beta,
                    jnp.bool_(False))
   eq = equilibria([game], timer)["log_pi"][0]
-  _, exact = jax.jit(lambda g, e: games.nash_mp.run(g, step_size=2.0 * g.beta,
-                                                    num_steps=config.approx_outer, equilibrium=e,
-                                                    metrics=("kl",)))(game, jnp.asarray(eq))
+  _, exact = jax.jit(lambda g, e: games.run(games.nash_mp.solver(step_size=2.0 * g.beta), g,
+                                            num_steps=config.approx_outer, equilibrium=e,
+                                            metrics=("kl",)))(game, jnp.asarray(eq))
   exact = np.asarray(exact.kl)
   groups = [(None, list(config.approx_inner_steps), 1)]
   groups += [(bsz, [config.approx_reinforce_steps], config.approx_seeds)

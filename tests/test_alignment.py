@@ -639,3 +639,20 @@ def test_invalid_inputs_raise_naming_the_argument():
     al.tilt(lp, r, -np.inf)
   with pytest.raises(TypeError, match="generator"):
     al.fdpg_gradient(lp, lp, generator="kl")
+
+
+def test_the_package_exports_every_name_of_its_topic_modules_once():
+  # The public names of divjax.alignment before it became a package (one module per paper).
+  before = ["Tilt", "tilt", "KLBudgetSolution", "solve_kl_budget", "solve_expected_reward",
+            "kl_to_tilted", "tilted_rate_function", "BestOfN", "best_of_n", "best_of_n_kl_bound",
+            "best_of_n_win_rate_bound", "kl_regularized_objective", "KLRegularizedOptimum",
+            "kl_regularized_optimum", "fdpo_generator", "fdpo_reward", "FDPOPolicy", "fdpo_policy",
+            "fdpo_loss", "fdpg_gradient", "fdpg_surrogate_loss", "f_penalty_per_sample", "k3_per_sample"]
+  assert sorted(al.__all__) == sorted(before)
+  from divjax.alignment import bon, fdpg, fdpo, kl_regularized, penalties, tilted
+  topics = [tilted, bon, kl_regularized, fdpo, fdpg, penalties]
+  names = [name for module in topics for name in module.__all__]
+  assert sorted(names) == sorted(before)  # each name in exactly one topic module
+  for module in topics:
+    for name in module.__all__:
+      assert getattr(al, name) is getattr(module, name)

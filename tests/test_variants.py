@@ -61,7 +61,8 @@ class VariantsTest(chex.TestCase):
     mu1, v1, mu2, v2 = 0.3, 1.5, -0.2, 0.8
     theta = lambda mu, v: jnp.array([mu / v, -0.5 / v])
     expected = 0.5 * (np.log(v2 / v1) + (v1 + (mu1 - mu2) ** 2) / v2 - 1)
-    got = self.variant(lambda a, b: expfam.kl_divergence(family, a, b))(theta(mu1, v1), theta(mu2, v2))
+    got = self.variant(lambda a, b: expfam.bregman_kl_divergence(family, a, b))(theta(mu1, v1),
+                                                                                theta(mu2, v2))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
   @chex.variants(with_jit=True, without_jit=True)

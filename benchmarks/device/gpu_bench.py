@@ -218,7 +218,7 @@ def nash_section(sizes: Sizes) -> tuple[str, dict[str, Any]]:
   stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *game_list)
 
   def one(g):
-    final, _ = games.nash_mp.run(g, step_size=2.0 * g.beta, num_steps=iters, metrics=())
+    final, _ = games.run(games.nash_mp.solver(step_size=2.0 * g.beta), g, num_steps=iters, metrics=())
     return final.log_pi
 
   single, c1 = _compile_seconds(jax.jit(one), game_list[0])

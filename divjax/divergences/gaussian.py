@@ -49,10 +49,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 import numpy as np
 
-from divjax import _validate
+from divjax import _linalg, _validate
 from divjax.divergences import _numerics
 from divjax.divergences._numerics import safe_sqrt as _safe_sqrt
 
@@ -120,8 +119,9 @@ def _gaussian_pair(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
 
 
 def _cholesky(cov: Array) -> Array:
-  """Lower Cholesky factor; NaN-filled where ``cov`` is not positive definite."""
-  return jnp.linalg.cholesky(cov, symmetrize_input=False)
+  """Lower Cholesky factor; NaN-filled where ``cov`` is not positive definite (no LAPACK call for
+  d ≤ 8, see :mod:`divjax._linalg`)."""
+  return _linalg.cholesky(cov)
 
 
 def _log_det(chol: Array) -> Array:
@@ -131,7 +131,7 @@ def _log_det(chol: Array) -> Array:
 
 def _mahalanobis_sq(chol: Array, x: Array) -> Array:
   """x^T Σ^{-1} x = ‖L^{-1} x‖² for Σ = L L^T."""
-  z = jsl.solve_triangular(chol, x[..., None], lower=True)[..., 0]
+  z = _linalg.solve_lower_triangular(chol, x[..., None])[..., 0]
   return jnp.sum(z * z, axis=-1)
 
 
@@ -181,7 +181,7 @@ def _kl(g: _GaussianPair) -> Array:
   """
   chol_p = _cholesky(g.cov_p)
   chol_q = _cholesky(g.cov_q)
-  m = jsl.solve_triangular(chol_q, chol_p, lower=True)
+  m = _linalg.solve_lower_triangular(chol_q, chol_p)
   off_diagonal = jnp.sum(jnp.square(jnp.tril(m, -1)), axis=(-2, -1))
   t = 2.0 * (jnp.log(jnp.diagonal(chol_p, axis1=-2, axis2=-1))
              - jnp.log(jnp.diagonal(chol_q, axis1=-2, axis2=-1)))
@@ -302,8 +302,8 @@ def gaussian_renyi_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: Array
   # = Σ_i [log1p(y_i) − (α−1) log λ_i] with y_i = (α−1)(1 − 1/λ_i), so dividing by α − 1 is exact:
   # Σ_i [(1 − 1/λ_i) log1p(y_i)/y_i − log λ_i], smooth through α = 1 (where it gives KL).
   chol_p = _cholesky(g.cov_p)
-  x = jsl.solve_triangular(chol_p, g.cov_q, lower=True)
-  rel = jsl.solve_triangular(chol_p, jnp.swapaxes(x, -1, -2), lower=True)
+  x = _linalg.solve_lower_triangular(chol_p, g.cov_q)
+  rel = _linalg.solve_lower_triangular(chol_p, jnp.swapaxes(x, -1, -2))
   lam = jnp.linalg.eigvalsh(0.5 * (rel + jnp.swapaxes(rel, -1, -2)))
   y = (alpha - 1.0) * (1.0 - 1.0 / lam)
   # Σ_α = L_p (I + α(Λ − I)) L_pᵀ is positive definite iff every 1 + y_i > 0.

@@ -20,5 +20,6 @@ from divjax.expfam.criterion import *  # noqa: F401,F403
 from divjax.expfam.family import *  # noqa: F401,F403
 from divjax.expfam.projection import *  # noqa: F401,F403
 from divjax.expfam.risk import *  # noqa: F401,F403
+from divjax.expfam.projection import kl_divergence  # deprecated alias, not in __all__
 
 __all__ = [*family.__all__, *projection.__all__, *risk.__all__, *criterion.__all__]

@@ -9,8 +9,12 @@ log base measure :math:`\log h`. Derivatives of ψ come from autodiff:
 * :math:`\psi_{abc}, \psi_{abcd}` — third and fourth cumulants of T under :math:`p_\theta`.
 
 Families are frozen dataclasses whose fields are all static (functions, sizes, names): a family is a
-pytree with no leaves, so it passes through ``jit``/``vmap`` as configuration. ``log_partition``
-returns ``nan``/``inf`` outside Θ; :func:`in_natural_domain` tests membership.
+pytree with no leaves, so it passes through ``jit``/``vmap`` as configuration. Families compare and
+hash by value: a built-in constructor returns one shared instance per value of its arguments
+(``expfam.normal() == expfam.normal()``, ``categorical(3) == categorical(k=np.int64(3))``), so ``jit``
+traces once for all of them; :func:`custom` families are equal when built from the same callables
+(compared by identity) and settings. ``log_partition`` returns ``nan``/``inf`` outside Θ;
+:func:`in_natural_domain` tests membership.
 
 Built-in families: :func:`bernoulli`, :func:`categorical`, :func:`poisson`, :func:`exponential`,
 :func:`gamma`, :func:`normal`, :func:`multivariate_normal`, :func:`polynomial` (ψ by quadrature, no
@@ -28,6 +32,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Callable
 
@@ -65,7 +70,9 @@ class ExponentialFamily:
 
   .. math::  p(x\mid\theta) = h(x)\exp\big(\theta\cdot T(x) - \psi(\theta)\big)
 
-  Build one with a constructor such as :func:`normal` or :func:`custom`.
+  Build one with a constructor such as :func:`normal` or :func:`custom`. Two families are equal (and
+  hash equal) when every field is: the callables by identity. Built-in constructors return a shared
+  instance per argument value, so they compare by value and ``jit`` compiles once for all of them.
 
   Attributes:
     name: identifier, e.g. ``"normal"``.
@@ -83,8 +90,8 @@ class ExponentialFamily:
   Examples:
     >>> from divjax import expfam
     >>> fam = expfam.normal()
-    >>> print(fam.name, fam.dim, fam.event_shape)
-    normal 2 ()
+    >>> print(fam.name, fam.dim, fam.event_shape, fam == expfam.normal())
+    normal 2 () True
   """
 
   name: str
@@ -278,6 +285,12 @@ def _nan_outside(inside: Array, value: Array) -> Array:
   return jnp.where(inside, value, jnp.nan)
 
 
+def _zero_log_base_measure(x: Array) -> Array:
+  """log h(x) = 0 (h = 1): one function, so families built with it compare equal."""
+  del x
+  return jnp.zeros(())
+
+
 def bernoulli() -> ExponentialFamily:
   r"""The Bernoulli family: T(x) = x ∈ {0, 1}, ψ(θ) = log(1 + e^θ), θ = logit q.
 
@@ -295,17 +308,21 @@ def bernoulli() -> ExponentialFamily:
     >>> print(f"{float(q[0]):.4f}")
     0.7500
   """
+  return _bernoulli()
+
+
+@functools.cache
+def _bernoulli() -> ExponentialFamily:
   return ExponentialFamily(
       name="bernoulli", dim=1,
       sufficient_statistic=lambda x: jnp.atleast_1d(jnp.asarray(x, jnp.result_type(float))),
       log_partition=lambda th: jax.nn.softplus(th[0]),
-      log_base_measure=lambda x: jnp.zeros(()),
+      log_base_measure=_zero_log_base_measure,
       discrete=True,
       natural_from_mean=lambda eta: jnp.log(eta) - jnp.log1p(-eta),
       in_support=lambda x: (x == 0) | (x == 1),
       mean_interior=lambda eta: (eta[0] > 0) & (eta[0] < 1),
   )
-
 
 def categorical(k: int) -> ExponentialFamily:
   r"""The categorical family on k cells (the full family, p = k − 1).
@@ -333,8 +350,11 @@ def categorical(k: int) -> ExponentialFamily:
     >>> print(np.asarray(fam.sufficient_statistic(2)), np.round(np.asarray(q), 4))
     [0. 1.] [0.3 0.5]
   """
-  k = _validate.integer("k", k, minimum=2)
+  return _categorical(_validate.integer("k", k, minimum=2))
 
+
+@functools.cache
+def _categorical(k: int) -> ExponentialFamily:
   def T(x):
     return (jnp.arange(1, k) == x).astype(jnp.result_type(float))
 
@@ -346,7 +366,7 @@ def categorical(k: int) -> ExponentialFamily:
 
   return ExponentialFamily(
       name=f"categorical{k}", dim=k - 1, sufficient_statistic=T, log_partition=psi,
-      log_base_measure=lambda x: jnp.zeros(()), discrete=True, natural_from_mean=natural_from_mean,
+      log_base_measure=_zero_log_base_measure, discrete=True, natural_from_mean=natural_from_mean,
       in_support=lambda x: (x >= 0) & (x < k) & (x == jnp.round(x)),
       mean_interior=lambda eta: jnp.all(eta > 0) & (jnp.sum(eta) < 1))
 
@@ -368,6 +388,11 @@ def poisson() -> ExponentialFamily:
     >>> print(f"{float(jnp.exp(lp)):.4f}")
     0.2240
   """
+  return _poisson()
+
+
+@functools.cache
+def _poisson() -> ExponentialFamily:
   return ExponentialFamily(
       name="poisson", dim=1,
       sufficient_statistic=lambda x: jnp.atleast_1d(jnp.asarray(x, jnp.result_type(float))),
@@ -377,7 +402,6 @@ def poisson() -> ExponentialFamily:
       natural_from_mean=lambda eta: jnp.log(eta),
       in_support=lambda x: (x >= 0) & (x == jnp.round(x)),
       mean_interior=lambda eta: eta[0] > 0)
-
 
 def exponential() -> ExponentialFamily:
   r"""The exponential family: T(x) = x > 0, ψ(θ) = −log(−θ), θ = −rate < 0.
@@ -397,16 +421,20 @@ def exponential() -> ExponentialFamily:
     >>> print(f"{float(fam.log_partition(theta)):.4f} {float(eta[0]):.4f}")
     -0.6931 0.5000
   """
+  return _exponential()
+
+
+@functools.cache
+def _exponential() -> ExponentialFamily:
   return ExponentialFamily(
       name="exponential", dim=1,
       sufficient_statistic=lambda x: jnp.atleast_1d(jnp.asarray(x, jnp.result_type(float))),
       log_partition=lambda th: _nan_outside(th[0] < 0, -jnp.log(-jnp.where(th[0] < 0, th[0], -1.0))),
-      log_base_measure=lambda x: jnp.zeros(()),
+      log_base_measure=_zero_log_base_measure,
       natural_from_mean=lambda eta: -1.0 / eta,
       in_support=lambda x: x > 0,
       mean_interior=lambda eta: eta[0] > 0,
       initial_natural=(-1.0,))
-
 
 def gamma() -> ExponentialFamily:
   r"""The Gamma family (shape k, rate β): T(x) = (log x, x), θ = (k − 1, −β), h = 1.
@@ -426,6 +454,11 @@ def gamma() -> ExponentialFamily:
     >>> print(np.round(np.asarray(eta), 4))
     [0.9228 3.    ]
   """
+  return _gamma()
+
+
+@functools.cache
+def _gamma() -> ExponentialFamily:
 
   def psi(th):
     inside = (th[0] > -1) & (th[1] < 0)
@@ -436,12 +469,11 @@ def gamma() -> ExponentialFamily:
   return ExponentialFamily(
       name="gamma", dim=2,
       sufficient_statistic=lambda x: jnp.stack([jnp.log(x), jnp.asarray(x, jnp.result_type(float))]),
-      log_partition=psi, log_base_measure=lambda x: jnp.zeros(()),
+      log_partition=psi, log_base_measure=_zero_log_base_measure,
       in_support=lambda x: x > 0,
       # E log x < log E x (Jensen) is the interior of the mean space.
       mean_interior=lambda eta: (eta[1] > 0) & (eta[0] < jnp.log(jnp.maximum(eta[1], 1e-300))),
       initial_natural=(0.0, -1.0))
-
 
 def normal() -> ExponentialFamily:
   r"""The univariate normal family: T(x) = (x, x²), θ = (μ/σ², −1/(2σ²)), h(x) = (2π)^(−1/2).
@@ -461,6 +493,11 @@ def normal() -> ExponentialFamily:
     >>> print(np.round(np.asarray(eta), 4))
     [2. 8.]
   """
+  return _normal()
+
+
+@functools.cache
+def _normal() -> ExponentialFamily:
 
   def psi(th):
     inside = th[1] < 0
@@ -477,7 +514,6 @@ def normal() -> ExponentialFamily:
       log_partition=psi, log_base_measure=lambda x: jnp.full((), -0.5 * math.log(2 * math.pi)),
       natural_from_mean=natural_from_mean, in_support=lambda x: jnp.isfinite(x),
       mean_interior=lambda eta: eta[1] - eta[0]**2 > 0, initial_natural=(0.0, -0.5))
-
 
 def multivariate_normal(d: int) -> ExponentialFamily:
   r"""The d-variate normal family with full covariance, p = d + d(d+1)/2.
@@ -504,9 +540,15 @@ def multivariate_normal(d: int) -> ExponentialFamily:
     >>> print(fam.dim, np.asarray(fam.sufficient_statistic(jnp.array([1.0, 2.0]))))
     5 [1. 2. 1. 2. 4.]
   """
-  d = _validate.integer("d", d, minimum=1)
-  rows, cols = np.tril_indices(d)
-  off = rows != cols
+  return _multivariate_normal(_validate.integer("d", d, minimum=1))
+
+
+@functools.cache
+def _multivariate_normal(d: int) -> ExponentialFamily:
+  # Python ints, not NumPy int64 index arrays: this family is shared across jax_enable_x64 settings,
+  # and jax 0.10 caches gathers by NumPy index arrays with the dtype of the first setting.
+  rows, cols = (tuple(int(i) for i in a) for a in np.tril_indices(d))
+  off = np.not_equal(rows, cols)
   p = d + len(rows)
 
   def T(x):
@@ -587,6 +629,11 @@ def polynomial(k: int, *, lower: float = -10.0, upper: float = 10.0,
   num_points = _validate.integer("num_points", num_points, minimum=2)
   if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):
     raise ValueError(f"lower and upper must be finite with lower < upper, got {lower}, {upper}.")
+  return _polynomial(k, float(lower), float(upper), num_points)
+
+
+@functools.cache
+def _polynomial(k: int, lower: float, upper: float, num_points: int) -> ExponentialFamily:
   xs = np.linspace(lower, upper, num_points)
   w = np.full(num_points, xs[1] - xs[0])
   w[0] = w[-1] = 0.5 * (xs[1] - xs[0])
@@ -601,7 +648,7 @@ def polynomial(k: int, *, lower: float = -10.0, upper: float = 10.0,
       name=f"polynomial{k}", dim=k,
       sufficient_statistic=lambda x: jnp.stack([x**j for j in range(1, k + 1)]).astype(
           jnp.result_type(float)),
-      log_partition=psi, log_base_measure=lambda x: jnp.zeros(()),
+      log_partition=psi, log_base_measure=_zero_log_base_measure,
       in_support=lambda x: (x >= lower) & (x <= upper), initial_natural=theta0)
 
 
@@ -623,7 +670,8 @@ def custom(name: str, dim: int, sufficient_statistic: Callable[[Array], Array],
     in_support: optional ``x -> bool`` support check.
 
   Returns:
-    The :class:`ExponentialFamily`.
+    The :class:`ExponentialFamily`; two calls with the same callables (the same objects) and settings
+    give equal families, which share ``jit`` compilations.
 
   Examples:
     The exponential law written by hand; at θ = −4 (rate 4) the mean is 1/4:
@@ -641,5 +689,6 @@ def custom(name: str, dim: int, sufficient_statistic: Callable[[Array], Array],
       raise TypeError(f"{arg} must be callable, got {type(fn).__name__}.")
   return ExponentialFamily(
       name=name, dim=dim, sufficient_statistic=sufficient_statistic, log_partition=log_partition,
-      log_base_measure=log_base_measure or (lambda x: jnp.zeros(())), event_shape=event_shape,
-      initial_natural=initial_natural, in_support=in_support)
+      log_base_measure=log_base_measure or _zero_log_base_measure, event_shape=tuple(event_shape),
+      initial_natural=None if initial_natural is None else tuple(float(v) for v in initial_natural),
+      in_support=in_support)

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from divjax import _validate
+from divjax import _deprecation, _validate
 from divjax.expfam.family import ExponentialFamily, _theta
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
     "target_moments",
     "information_projection",
     "mle",
-    "kl_divergence",
+    "bregman_kl_divergence",
 ]
 
 Array = jax.Array
@@ -378,11 +378,16 @@ def mle(family: ExponentialFamily, samples: Array, **kwargs) -> ProjectionResult
 
 
 @_validate.guarded
-def kl_divergence(family: ExponentialFamily, theta1: Array, theta2: Array) -> Array:
+def bregman_kl_divergence(family: ExponentialFamily, theta1: Array, theta2: Array) -> Array:
   r"""The KL divergence between two members of the family, as a Bregman divergence of ψ.
 
   .. math::  \mathrm{KL}(p_{\theta_1}\,\|\,p_{\theta_2}) = \psi(\theta_2) - \psi(\theta_1)
              - \nabla\psi(\theta_1)\cdot(\theta_2 - \theta_1)
+
+  The name says how the divergence is given — by a family and two natural parameters, evaluated as the
+  Bregman divergence of ψ — as ``gaussian_kl_divergence`` and ``knn_kl_divergence`` do in
+  :mod:`divjax.divergences`, whose :func:`~divjax.divergences.kl_divergence` takes two distributions.
+  (This function was ``expfam.kl_divergence``; that name remains as a deprecated alias.)
 
   Args:
     family: the family.
@@ -396,7 +401,7 @@ def kl_divergence(family: ExponentialFamily, theta1: Array, theta2: Array) -> Ar
 
     >>> import jax.numpy as jnp
     >>> from divjax import expfam
-    >>> kl = expfam.kl_divergence(expfam.exponential(), jnp.array([-1.0]), jnp.array([-2.0]))
+    >>> kl = expfam.bregman_kl_divergence(expfam.exponential(), jnp.array([-1.0]), jnp.array([-2.0]))
     >>> print(f"{float(kl):.4f}")
     0.3069
 
@@ -408,3 +413,7 @@ def kl_divergence(family: ExponentialFamily, theta1: Array, theta2: Array) -> Ar
   theta2 = _theta(family, theta2, "theta2")
   eta1 = jax.grad(psi)(theta1)
   return psi(theta2) - psi(theta1) - jnp.dot(eta1, theta2 - theta1)
+
+
+kl_divergence = _deprecation.alias(bregman_kl_divergence, "expfam.kl_divergence",
+                                   "expfam.bregman_kl_divergence")

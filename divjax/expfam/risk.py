@@ -48,7 +48,7 @@ from scipy import special, stats
 
 from divjax import _validate
 from divjax.expfam.family import ExponentialFamily, _theta, cumulants
-from divjax.expfam.projection import kl_divergence
+from divjax.expfam.projection import bregman_kl_divergence
 
 __all__ = [
     "RiskExpansion",
@@ -431,7 +431,7 @@ def monte_carlo_risk(key: Array, family: ExponentialFamily, theta_star: Array,
     ok = family.mean_interior(t_bar) if family.mean_interior is not None else True
     theta_hat = family.natural_from_mean(jnp.where(ok, t_bar, jax.grad(family.log_partition)(
         theta_star)))
-    kl = kl_divergence(family, theta_star, theta_hat)
+    kl = bregman_kl_divergence(family, theta_star, theta_hat)
     return jnp.where(ok, kl, 0.0), ok
 
   keys = jax.random.split(key, num_batches * batch)

@@ -1,4 +1,11 @@
-"""State, trajectory and the ``lax.scan`` driver shared by the tabular game solvers."""
+r"""The solver value, the tabular solver state and the proximal steps the solvers share.
+
+A solver is a :class:`GameSolver`, a NamedTuple of two pure functions (as optax's
+``GradientTransformation`` and blackjax's ``SamplingAlgorithm``) built by a constructor such as
+:func:`divjax.games.nash_mp.solver`; :func:`divjax.games.run` drives any of them. This module sits
+below every solver module and below :mod:`~divjax.games.equilibrium` (whose warm start is the
+Nash-MP step, :func:`mirror_prox_step`), so the package's imports form no cycle.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,48 @@ import jax.numpy as jnp
 import numpy as np
 
 from divjax import _validate
-from divjax.games.game import PreferenceGame, exploitability, kl_to, span_seminorm
+from divjax.games.game import PreferenceGame, win_rates
 
 Array = jax.Array
 
-#: Metrics a trajectory can record.
-METRICS = ("kl", "exploitability", "span")
+
+class GameSolver(NamedTuple):
+  r"""A game solver as a value: an ``init``/``update`` pair and its cost in preference queries.
+
+  Build one with a constructor — :func:`divjax.games.nash_mp.solver`, :func:`divjax.games.egpo.solver`,
+  :func:`divjax.games.mmd.solver`, :func:`divjax.games.nash_md.solver` or
+  :func:`divjax.games.approximate.solver` — which fixes the hyperparameters (traced values allowed, so
+  ``vmap`` over step sizes works), and run it with :func:`divjax.games.run` or your own loop. The game
+  is an argument of ``init`` and ``update``, so one solver serves a batch of games under ``vmap``.
+
+  Every state has ``log_pi`` (``[n]`` normalised log-probabilities of the current policy π_k),
+  ``step`` and ``queries`` (int32 counters); :func:`divjax.games.run` records its trajectory from them.
+
+  Attributes:
+    init: ``init(game, start=None) -> state``. Tabular solvers take optional ``[n]`` finite logits of
+      π_0 (default π_ref) and return a :class:`SolverState`; the approximate solver takes the policy
+      parameters θ_0.
+    update: ``update(game, state, *, key=None) -> state``, one iteration. ``key`` is used by sampled
+      solvers only (REINFORCE in :mod:`~divjax.games.approximate`).
+    queries_per_step: preference queries one ``update`` costs (the x-axis of the convergence plots):
+      a Python int for the tabular solvers.
+
+  Examples:
+    One Nash-MP step at η = 2 on a 2-action game whose win rates differ by 0.3 moves the logit gap to
+    λ·0.3/β = 0.2 (λ = η/(1+η)):
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> from divjax import games
+    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
+    >>> solver = games.nash_mp.solver(step_size=2.0)
+    >>> state = solver.update(game, solver.init(game))
+    >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.queries), solver.queries_per_step)
+    [0.5498 0.4502] 2 2
+  """
+  init: Callable[..., Any]
+  update: Callable[..., Any]
+  queries_per_step: Any
 
 
 class SolverState(NamedTuple):
@@ -32,36 +75,12 @@ class SolverState(NamedTuple):
     >>> import numpy as np
     >>> from divjax import games
     >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> state = games.nash_mp.init(game)
+    >>> state = games.mmd.solver(step_size=0.5).init(game)
     >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.step), int(state.queries))
     [0.5 0.5] 0 0
   """
   log_pi: Array
   step: Array
-  queries: Array
-
-
-class Trajectory(NamedTuple):
-  """Per-iterate diagnostics, each ``[num_steps + 1]`` (iterate 0 is the start); None if not recorded.
-
-  Attributes:
-    kl: KL(π*_β‖π_k).
-    exploitability: Gap(π_k) = β KL(π_k‖BR_β(π_k)).
-    span: span(ℓ_k − ℓ*), the span semi-norm of the log-probability error.
-    queries: cumulative preference queries after iterate k.
-
-  Examples:
-    >>> import jax.numpy as jnp
-    >>> import numpy as np
-    >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> _, traj = games.nash_mp.run(game, step_size=2.0, num_steps=3, metrics=("kl",))
-    >>> print(np.asarray(traj.queries), traj.kl.shape, traj.span is None)
-    [0 2 4 6] (4,) True
-  """
-  kl: Array | None
-  exploitability: Array | None
-  span: Array | None
   queries: Array
 
 
@@ -76,42 +95,14 @@ def init_state(game: PreferenceGame, log_pi0: Array | None = None) -> SolverStat
   return SolverState(log_pi, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
 
-def check_metrics(metrics: tuple[str, ...]) -> tuple[str, ...]:
-  metrics = tuple(metrics)
-  for m in metrics:
-    if m not in METRICS:
-      raise ValueError(f"metrics must be drawn from {METRICS}, got {m!r}.")
-  return metrics
+def tabular_solver(update: Callable[..., SolverState], queries_per_step: int) -> GameSolver:
+  """The :class:`GameSolver` of a tabular method: :func:`init_state` and ``update``, both guarded."""
+  return GameSolver(_validate.guarded(init_state), _validate.guarded(update), queries_per_step)
 
 
-def run_scan(update: Callable[[SolverState], SolverState], game: PreferenceGame, state: SolverState, *,
-             num_steps: int, equilibrium: Array | None,
-             metrics: tuple[str, ...]) -> tuple[SolverState, Trajectory]:
-  """Drives ``update`` for ``num_steps`` with ``lax.scan`` and records the requested metrics."""
-  num_steps = _validate.integer("num_steps", num_steps, minimum=0)
-  metrics = check_metrics(metrics)
-  if metrics and equilibrium is None:
-    from divjax.games.equilibrium import solve_equilibrium
-    equilibrium = solve_equilibrium(game).log_pi
-
-  def measure(s: SolverState) -> dict[str, Array]:
-    out = {"queries": s.queries}
-    if "kl" in metrics:
-      out["kl"] = kl_to(equilibrium, s.log_pi)
-    if "exploitability" in metrics:
-      out["exploitability"] = exploitability(game, s.log_pi)
-    if "span" in metrics:
-      out["span"] = span_seminorm(s.log_pi, equilibrium)
-    return out
-
-  def body(s, _):
-    s = update(s)
-    return s, measure(s)
-
-  final, rec = jax.lax.scan(body, state, None, length=num_steps)
-  first = measure(state)
-  rec = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, rec)
-  return final, Trajectory(rec.get("kl"), rec.get("exploitability"), rec.get("span"), rec["queries"])
+def advance(state: SolverState, log_pi: Array, queries: int) -> SolverState:
+  """The next tabular state: policy ``log_pi``, one more step, ``queries`` more queries."""
+  return SolverState(log_pi, state.step + 1, state.queries + queries)
 
 
 def prox_step(game: PreferenceGame, log_anchor: Array, win: Array, lam: Array) -> Array:
@@ -121,6 +112,15 @@ def prox_step(game: PreferenceGame, log_anchor: Array, win: Array, lam: Array) -
              + (\lambda/\beta)\,P\pi_{\mathrm{opp}}\big).
   """
   return jax.nn.log_softmax((1.0 - lam) * log_anchor + lam * game.log_ref + (lam / game.beta) * win)
+
+
+def mirror_prox_step(game: PreferenceGame, log_pi: Array, lam: Array) -> Array:
+  r"""One Nash-MP iteration from π_k with λ = η/(1+η): the improvement step, then the update step.
+
+  Both proximal steps are anchored at π_k; the opponent is π_k, then π_{k+1/2} (2 preference queries).
+  """
+  log_half = prox_step(game, log_pi, win_rates(game, log_pi), lam)
+  return prox_step(game, log_pi, win_rates(game, log_half), lam)
 
 
 def concrete_positive(name: str, x: Any) -> Any:

@@ -19,7 +19,9 @@ inner solves start from θ_k and take ``inner_steps`` optax steps with either
 
 With the tabular :class:`SoftmaxPolicy` and exact gradients, M → ∞ recovers exact Nash-MP; a fixed
 stochastic inner error leaves a KL plateau that shrinks with B. The inner solvers are divjax's own
-implementation of the approximate scheme (:doc:`/theory/nash_mp`).
+implementation of the approximate scheme (:doc:`/theory/nash_mp`). :func:`solver` returns a
+:class:`~divjax.games.GameSolver` like the exact solvers', so :func:`divjax.games.run` drives it (pass
+``key`` for REINFORCE).
 
 References:
   * Tiapkin et al., *Accelerating Nash Learning from Human Feedback via Mirror Prox*,
@@ -37,8 +39,10 @@ Examples:
   >>> from divjax import games
   >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
   >>> apply_fn, params = games.approximate.tabular_policy(game)
-  >>> final, traj = games.approximate.run(jax.random.key(0), game, params, apply_fn=apply_fn,
-  ...     step_size=2.0, inner_steps=30, num_steps=10, optimizer=optax.sgd(0.5), batch_size=64)
+  >>> solver = games.approximate.solver(apply_fn=apply_fn, step_size=2.0, inner_steps=30,
+  ...                                   optimizer=optax.sgd(0.5), batch_size=64)
+  >>> final, traj = games.run(solver, game, solver.init(game, params), num_steps=10,
+  ...                         key=jax.random.key(0))
   >>> print(int(final.queries), bool(traj.kl[-1] < traj.kl[0] / 5))
   38400 True
 """
@@ -52,13 +56,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from divjax import _validate
-from divjax.games import _solver
+from divjax import _deprecation, _validate
+from divjax.divergences import kl_divergence
+from divjax.games import _solver, trajectory
 from divjax.games import game as game_lib
-from divjax.games.game import PreferenceGame, exploitability, kl_to, span_seminorm, win_rates
+from divjax.games._solver import GameSolver
+from divjax.games.game import PreferenceGame, win_rates
+from divjax.games.trajectory import Trajectory
 
-__all__ = ["SoftmaxPolicy", "tabular_policy", "ApproxState", "ApproxTrajectory", "prox_objective",
-           "init", "update", "run"]
+__all__ = ["SoftmaxPolicy", "tabular_policy", "ApproxState", "prox_objective", "solver"]
 
 Array = jax.Array
 Params = Any
@@ -119,46 +125,25 @@ class ApproxState(NamedTuple):
     step: int32 outer iteration counter.
     queries: int32 preference queries: vector queries Pπ (exact gradients, 2 per iteration) or single
       sampled comparisons (REINFORCE, 2·M·B per iteration).
+    log_pi: ``[n]`` log-probabilities of π_θk, ``log_softmax(apply_fn(params))`` (what
+      :func:`divjax.games.run` measures); None in states made by the deprecated module functions.
 
   Examples:
-    >>> import jax.numpy as jnp
-    >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> _, params = games.approximate.tabular_policy(game)
-    >>> state = games.approximate.init(game, params)
-    >>> print(int(state.step), int(state.queries))
-    0 0
-  """
-  params: Params
-  step: Array
-  queries: Array
-
-
-class ApproxTrajectory(NamedTuple):
-  """Per outer iterate (``[num_steps + 1]``): KL(π*‖π_k), Gap(π_k), span(ℓ_k − ℓ*), queries.
-
-  Attributes:
-    kl: KL(π*_β‖π_k).
-    exploitability: Gap(π_k).
-    span: span(ℓ_k − ℓ*).
-    queries: cumulative preference queries.
-
-  Examples:
-    >>> import jax
     >>> import jax.numpy as jnp
     >>> import optax
     >>> from divjax import games
     >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
     >>> apply_fn, params = games.approximate.tabular_policy(game)
-    >>> _, traj = games.approximate.run(jax.random.key(0), game, params, apply_fn=apply_fn,
-    ...     step_size=2.0, inner_steps=5, num_steps=3, optimizer=optax.sgd(0.5))
-    >>> print(traj.kl.shape, int(traj.queries[-1]))  # 3 iterations, 2 vector queries each
-    (4,) 6
+    >>> solver = games.approximate.solver(apply_fn=apply_fn, step_size=2.0, inner_steps=5,
+    ...                                   optimizer=optax.sgd(0.5))
+    >>> state = solver.init(game, params)
+    >>> print(int(state.step), int(state.queries), state.log_pi.shape)
+    0 0 (2,)
   """
-  kl: Array
-  exploitability: Array
-  span: Array
+  params: Params
+  step: Array
   queries: Array
+  log_pi: Array | None = None
 
 
 @_validate.guarded
@@ -196,52 +181,31 @@ def prox_objective(game: PreferenceGame, log_theta: Array, log_anchor: Array, lo
   log_anchor = game_lib._log_policy(game, log_anchor, "log_anchor")
   log_opp = game_lib._log_policy(game, log_opp, "log_opp")
   step_size = _solver.concrete_positive("step_size", step_size)
-  pi = jnp.exp(log_theta)
-  return (-(pi @ win_rates(game, log_opp)) / game.beta + kl_to(log_theta, game.log_ref)
-          + kl_to(log_theta, log_anchor) / step_size)
+  return _prox_value(game, log_theta, log_anchor, win_rates(game, log_opp), step_size)
 
 
-@_validate.guarded
-def init(game: PreferenceGame, params: Params) -> ApproxState:
-  """The state at θ_0 = ``params``.
-
-  Args:
-    game: the game (unused; kept for the init/update signature of the other solvers).
-    params: the policy parameters θ_0.
-
-  Returns:
-    An :class:`ApproxState` with ``step = queries = 0``.
-
-  Examples:
-    >>> import jax.numpy as jnp
-    >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> _, params = games.approximate.tabular_policy(game)
-    >>> print(int(games.approximate.init(game, params).queries))
-    0
-  """
-  del game
-  return ApproxState(params, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+@_validate.guarded  # its checks stay inside the loops that call it
+def _prox_value(game: PreferenceGame, log_theta: Array, log_anchor: Array, win: Array,
+                step_size: Array) -> Array:
+  return (-(jnp.exp(log_theta) @ win) / game.beta + kl_divergence(log_theta, game.log_ref, logits=True)
+          + kl_divergence(log_theta, log_anchor, logits=True) / step_size)
 
 
 def _log_policy(apply_fn, params) -> Array:
   return jax.nn.log_softmax(apply_fn(params))
 
 
-def _prox(key: Array, game: PreferenceGame, params0: Params, log_anchor: Array, log_opp: Array, *,
-          apply_fn, step_size, inner_steps: int, optimizer: optax.GradientTransformation,
+def _prox(key: Array | None, game: PreferenceGame, params0: Params, log_anchor: Array, log_opp: Array,
+          *, apply_fn, step_size, inner_steps: int, optimizer: optax.GradientTransformation,
           batch_size: int | None) -> Params:
   win = win_rates(game, log_opp)
 
   def exact_grad(params, _):
-    def f(p):
-      lt = _log_policy(apply_fn, p)
-      return (-(jnp.exp(lt) @ win) / game.beta + kl_to(lt, game.log_ref)
-              + kl_to(lt, log_anchor) / step_size)
-    return jax.grad(f)(params)
+    return jax.grad(lambda p: _prox_value(game, _log_policy(apply_fn, p), log_anchor, win,
+                                          step_size))(params)
 
-  def reinforce_grad(params, k):
-    k_y, k_opp, k_o = jax.random.split(k, 3)
+  def reinforce_grad(params, i):
+    k_y, k_opp, k_o = jax.random.split(jax.random.fold_in(key, i), 3)
     lt = _log_policy(apply_fn, params)
     y = jax.random.categorical(k_y, lt, shape=(batch_size,))
     y_opp = jax.random.categorical(k_opp, log_opp, shape=(batch_size,))
@@ -255,7 +219,7 @@ def _prox(key: Array, game: PreferenceGame, params0: Params, log_anchor: Array, 
 
   def body(i, carry):
     params, opt_state = carry
-    grads = grad_fn(params, jax.random.fold_in(key, i))
+    grads = grad_fn(params, i)
     updates, opt_state = optimizer.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
 
@@ -264,15 +228,16 @@ def _prox(key: Array, game: PreferenceGame, params0: Params, log_anchor: Array, 
 
 
 @_validate.guarded
-def update(key: Array, game: PreferenceGame, state: ApproxState, *, apply_fn: Callable[[Params], Array],
-           step_size: Array, inner_steps: int, optimizer: optax.GradientTransformation,
-           batch_size: int | None = None) -> ApproxState:
-  r"""One approximate Nash-MP iteration: two inexact proximal steps from θ_k.
+def solver(*, apply_fn: Callable[[Params], Array], step_size: Array, inner_steps: int,
+           optimizer: optax.GradientTransformation, batch_size: int | None = None) -> GameSolver:
+  r"""Approximate Nash-MP, as a :class:`~divjax.games.GameSolver` over :class:`ApproxState`.
+
+  ``init(game, params)`` starts at θ_0 = ``params``. ``update(game, state, *, key=None)`` takes two
+  inexact proximal steps from θ_k, each ``inner_steps`` optax steps started from θ_k (module
+  docstring); REINFORCE (``batch_size`` set) needs ``key``, which :func:`divjax.games.run` splits per
+  iteration.
 
   Args:
-    key: PRNG key (used by REINFORCE only).
-    game: the game.
-    state: current state.
     apply_fn: ``params -> [n] logits`` (e.g. a flax module's ``apply``).
     step_size: normalised η > 0 (theory: 2β).
     inner_steps: M ≥ 1, optimiser steps per proximal problem (a ``lax.fori_loop`` trip count: a Python
@@ -284,14 +249,20 @@ def update(key: Array, game: PreferenceGame, state: ApproxState, *, apply_fn: Ca
     batch_size: None for exact gradients, else B sampled comparisons per inner step (static).
 
   Returns:
-    The state at θ_{k+1}.
+    The solver. ``queries_per_step`` is 2 vector queries Pπ (exact gradients) or 2·M·B sampled
+    comparisons (REINFORCE).
+
+  Raises:
+    ValueError: on a concrete non-positive ``step_size``, ``inner_steps`` < 1 or ``batch_size`` < 1;
+      from ``update``, REINFORCE without a ``key``.
 
   References:
     Tiapkin et al., arXiv:2505.19731 (v1).
 
   Examples:
     With many exact inner steps one iteration matches exact Nash-MP (see
-    :func:`divjax.games.nash_mp.update`: π_1 = (σ(0.2), 1 − σ(0.2))):
+    :func:`divjax.games.nash_mp.solver`: π_1 = (σ(0.2), 1 − σ(0.2))), and 20 iterations reach the
+    equilibrium (σ(0.3/β), 1 − σ(0.3/β)):
 
     >>> import jax
     >>> import jax.numpy as jnp
@@ -300,10 +271,14 @@ def update(key: Array, game: PreferenceGame, state: ApproxState, *, apply_fn: Ca
     >>> from divjax import games
     >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
     >>> apply_fn, params = games.approximate.tabular_policy(game)
-    >>> state = games.approximate.update(jax.random.key(0), game, games.approximate.init(game, params),
-    ...     apply_fn=apply_fn, step_size=2.0, inner_steps=100, optimizer=optax.sgd(0.5))
-    >>> print(np.round(np.asarray(jax.nn.softmax(apply_fn(state.params))), 4))
+    >>> solver = games.approximate.solver(apply_fn=apply_fn, step_size=2.0, inner_steps=100,
+    ...                                   optimizer=optax.sgd(0.5))
+    >>> state = solver.update(game, solver.init(game, params))
+    >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4))
     [0.5498 0.4502]
+    >>> final, _ = games.run(solver, game, solver.init(game, params), num_steps=20)
+    >>> print(np.round(np.asarray(jax.nn.softmax(apply_fn(final.params))), 4))
+    [0.5744 0.4256]
   """
   step_size = _solver.concrete_positive("step_size", step_size)
   if _validate.is_concrete(inner_steps):
@@ -311,63 +286,70 @@ def update(key: Array, game: PreferenceGame, state: ApproxState, *, apply_fn: Ca
                                     else inner_steps, minimum=1)
   if batch_size is not None:
     batch_size = _validate.integer("batch_size", batch_size, minimum=1)
-  k_half, k_new = jax.random.split(key)
-  log_k = _log_policy(apply_fn, state.params)
-  kw = dict(apply_fn=apply_fn, step_size=step_size, inner_steps=inner_steps, optimizer=optimizer,
-            batch_size=batch_size)
-  params_half = _prox(k_half, game, state.params, log_k, log_k, **kw)
-  params_new = _prox(k_new, game, state.params, log_k, _log_policy(apply_fn, params_half), **kw)
-  used = 2 if batch_size is None else 2 * inner_steps * batch_size
-  return ApproxState(params_new, state.step + 1, state.queries + used)
+  queries = 2 if batch_size is None else 2 * inner_steps * batch_size
+
+  def init(game: PreferenceGame, params: Params = None) -> ApproxState:
+    if params is None:
+      raise ValueError("params: the approximate solver starts from policy parameters θ_0; pass "
+                       "solver.init(game, params) (e.g. from games.approximate.tabular_policy).")
+    zero = jnp.zeros((), jnp.int32)
+    return ApproxState(params, zero, zero, _log_policy(apply_fn, params))
+
+  def update(game: PreferenceGame, state: ApproxState, *, key: Array | None = None) -> ApproxState:
+    if batch_size is not None and key is None:
+      raise ValueError("key: REINFORCE (batch_size set) samples preferences; pass key= to "
+                       "games.run or to update.")
+    k_half, k_new = (None, None) if key is None else jax.random.split(key)
+    log_k = _log_policy(apply_fn, state.params)
+    kw = dict(apply_fn=apply_fn, step_size=step_size, inner_steps=inner_steps, optimizer=optimizer,
+              batch_size=batch_size)
+    params_half = _prox(k_half, game, state.params, log_k, log_k, **kw)
+    params_new = _prox(k_new, game, state.params, log_k, _log_policy(apply_fn, params_half), **kw)
+    return ApproxState(params_new, state.step + 1, state.queries + queries,
+                       _log_policy(apply_fn, params_new))
+
+  return GameSolver(_validate.guarded(init), _validate.guarded(update), queries)
 
 
-@_validate.guarded
+# ---------------------------------------------------------------------------------------------------
+# Deprecated module functions (before the solver was a value).
+
+
+def init(game: PreferenceGame, params: Params) -> ApproxState:
+  """Deprecated: use ``games.approximate.solver(...).init(game, params)`` (this state has no ``log_pi``)."""
+  _deprecation.warn("games.approximate.init(game, params)",
+                    "games.approximate.solver(...).init(game, params)")
+  del game
+  return ApproxState(params, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def update(key: Array, game: PreferenceGame, state: ApproxState, *,
+           apply_fn: Callable[[Params], Array], step_size: Array, inner_steps: int,
+           optimizer: optax.GradientTransformation, batch_size: int | None = None) -> ApproxState:
+  """Deprecated: use ``games.approximate.solver(...).update(game, state, key=key)``."""
+  _deprecation.warn("games.approximate.update(key, game, state, ...)",
+                    "games.approximate.solver(...).update(game, state, key=key)")
+  new = solver(apply_fn=apply_fn, step_size=step_size, inner_steps=inner_steps, optimizer=optimizer,
+               batch_size=batch_size).update(game, state, key=key)
+  return new if state.log_pi is not None else new._replace(log_pi=None)  # the structure it was given
+
+
 def run(key: Array, game: PreferenceGame, params: Params, *, apply_fn: Callable[[Params], Array],
         step_size: Array, inner_steps: int, num_steps: int, optimizer: optax.GradientTransformation,
         batch_size: int | None = None,
-        equilibrium: Array | None = None) -> tuple[ApproxState, ApproxTrajectory]:
-  """Runs ``num_steps`` approximate Nash-MP iterations (``lax.scan``) and records the trajectory.
+        equilibrium: Array | None = None) -> tuple[ApproxState, Trajectory]:
+  """Deprecated: use ``games.run(games.approximate.solver(...), game, state, num_steps=..., key=key)``."""
+  _deprecation.warn("games.approximate.run(key, game, params, ...)",
+                    "games.run(games.approximate.solver(...), game, solver.init(game, params), "
+                    "num_steps=..., key=key)")
+  s = solver(apply_fn=apply_fn, step_size=step_size, inner_steps=inner_steps, optimizer=optimizer,
+             batch_size=batch_size)
+  return trajectory.run(s, game, s.init(game, params), num_steps=num_steps, key=key,
+                        equilibrium=equilibrium)
 
-  Arguments as :func:`update`, plus ``params`` (θ_0), ``num_steps`` (static) and ``equilibrium``
-  (``[n]`` log π*; solved when None).
 
-  Returns:
-    ``(final_state, trajectory)`` with ``[num_steps + 1]`` arrays.
-
-  References:
-    Tiapkin et al., arXiv:2505.19731 (v1).
-
-  Examples:
-    Exact inner gradients reach the equilibrium (σ(0.3/β), 1 − σ(0.3/β)) of this 2-action game:
-
-    >>> import jax
-    >>> import jax.numpy as jnp
-    >>> import numpy as np
-    >>> import optax
-    >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> apply_fn, params = games.approximate.tabular_policy(game)
-    >>> final, _ = games.approximate.run(jax.random.key(0), game, params, apply_fn=apply_fn,
-    ...     step_size=2.0, inner_steps=50, num_steps=20, optimizer=optax.sgd(0.5))
-    >>> print(np.round(np.asarray(jax.nn.softmax(apply_fn(final.params))), 4))
-    [0.5744 0.4256]
-  """
-  num_steps = _validate.integer("num_steps", num_steps, minimum=0)
-  if equilibrium is None:
-    from divjax.games.equilibrium import solve_equilibrium
-    equilibrium = solve_equilibrium(game).log_pi
-
-  def measure(s):
-    lp = _log_policy(apply_fn, s.params)
-    return ApproxTrajectory(kl_to(equilibrium, lp), exploitability(game, lp),
-                            span_seminorm(lp, equilibrium), s.queries)
-
-  def body(s, k):
-    s = update(k, game, s, apply_fn=apply_fn, step_size=step_size, inner_steps=inner_steps,
-               optimizer=optimizer, batch_size=batch_size)
-    return s, measure(s)
-
-  s0 = init(game, params)
-  final, rec = jax.lax.scan(body, s0, jax.random.split(key, num_steps))
-  rec = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), measure(s0), rec)
-  return final, rec
+def __getattr__(name: str):
+  if name == "ApproxTrajectory":  # was a copy of Trajectory
+    _deprecation.warn("games.approximate.ApproxTrajectory", "games.Trajectory")
+    return Trajectory
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from divjax import _linalg, _validate
-from divjax.games import nash_mp
+from divjax.games import _solver
 from divjax.games.game import PreferenceGame, _log_policy, best_response
 
 __all__ = ["EquilibriumResult", "fixed_point_residual", "solve_equilibrium"]
@@ -128,8 +128,8 @@ def solve_equilibrium(game: PreferenceGame, *, tol: float | None = None, warm_st
   max_warm_start_steps = _validate.integer("max_warm_start_steps", max_warm_start_steps, minimum=0)
   newton_steps = _validate.integer("newton_steps", newton_steps, minimum=0)
   warm_start_tol = _validate.positive_scalar("warm_start_tol", warm_start_tol)
-  eta = nash_mp.theory_step_size(game.beta)
-  state0 = nash_mp.init(game)
+  lam = 2.0 * game.beta / (1.0 + 2.0 * game.beta)  # Nash-MP at its theory step η = 2β
+  state0 = _solver.init_state(game)
 
   def warm_cond(carry):
     state, res = carry
@@ -137,7 +137,7 @@ def solve_equilibrium(game: PreferenceGame, *, tol: float | None = None, warm_st
 
   def warm_body(carry):
     state, _ = carry
-    state = nash_mp.update(game, state, step_size=eta)
+    state = _solver.advance(state, _solver.mirror_prox_step(game, state.log_pi, lam), 2)
     return state, fixed_point_residual(game, state.log_pi)
 
   state, _ = jax.lax.while_loop(warm_cond, warm_body,

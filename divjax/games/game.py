@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from divjax import _validate
+from divjax import _deprecation, _validate
 from divjax.divergences import kl_divergence
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "best_response",
     "exploitability",
     "exploitability_closed_form",
-    "kl_to",
     "span_seminorm",
 ]
 
@@ -412,33 +411,6 @@ def best_response(game: PreferenceGame, log_pi: Array) -> Array:
 
 
 @_validate.guarded
-def kl_to(log_p: Array, log_q: Array) -> Array:
-  r"""KL(p‖q) between policies given as log-probabilities, cancellation-free (accurate to 1e-30).
-
-  A thin wrapper over :func:`divjax.divergences.kl_divergence` with ``logits=True``:
-  :math:`\sum_i p_i(\operatorname{expm1}(-\delta_i) + \delta_i)`, :math:`\delta = \ell_p - \ell_q`.
-
-  Args:
-    log_p: ``[n]`` log-probabilities of p.
-    log_q: ``[n]`` log-probabilities of q.
-
-  Returns:
-    Scalar KL(p‖q) in nats.
-
-  Examples:
-    KL((½, ½)‖(0.9, 0.1)) = −½ log(0.9 · 0.1 · 4) = −½ log 0.36:
-
-    >>> import jax.numpy as jnp
-    >>> from divjax import games
-    >>> kl = games.kl_to(jnp.log(jnp.array([0.5, 0.5])), jnp.log(jnp.array([0.9, 0.1])))
-    >>> print(f"{float(kl):.4f}")
-    0.5108
-  """
-  log_p, log_q = _log_pair("log_p", log_p, "log_q", log_q)
-  return kl_divergence(log_p, log_q, logits=True)
-
-
-@_validate.guarded
 def exploitability(game: PreferenceGame, log_pi: Array) -> Array:
   r"""Exploitability gap of π in the regularised game, computed as β KL(π‖BR_β(π)).
 
@@ -477,7 +449,7 @@ def exploitability(game: PreferenceGame, log_pi: Array) -> Array:
     0.0000
   """
   log_pi = _log_policy(game, log_pi)
-  return game.beta * kl_to(log_pi, best_response(game, log_pi))
+  return game.beta * kl_divergence(log_pi, best_response(game, log_pi), logits=True)
 
 
 @_validate.guarded
@@ -514,7 +486,7 @@ def exploitability_closed_form(game: PreferenceGame, log_pi: Array) -> Array:
   pi = jnp.exp(log_pi)
   w = game.preference @ pi
   lse = jax.nn.logsumexp(game.log_ref + w / game.beta)
-  return game.beta * lse + game.beta * kl_to(log_pi, game.log_ref) - pi @ w
+  return game.beta * lse + game.beta * kl_divergence(log_pi, game.log_ref, logits=True) - pi @ w
 
 
 @_validate.guarded
@@ -546,3 +518,11 @@ def span_seminorm(log_p: Array, log_q: Array) -> Array:
   log_p, log_q = _log_pair("log_p", log_p, "log_q", log_q, finite=True)
   d = log_p - log_q
   return jnp.max(d, axis=-1) - jnp.min(d, axis=-1)
+
+
+def _kl_to(log_p: Array, log_q: Array) -> Array:
+  return kl_divergence(log_p, log_q, logits=True)
+
+
+kl_to = _deprecation.alias(_kl_to, "games.kl_to",
+                           "divjax.divergences.kl_divergence(log_p, log_q, logits=True)")

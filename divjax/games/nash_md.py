@@ -26,7 +26,8 @@ Examples:
   >>> rps = jnp.array([[0.5, 1.0, 0.0], [0.0, 0.5, 1.0], [1.0, 0.0, 0.5]])
   >>> game = games.preference_game(rps, beta=0.5, ref_logits=jnp.log(jnp.array([0.6, 0.3, 0.1])))
   >>> for eta in (0.5, 0.1):
-  ...   _, traj = games.nash_md.run(game, step_size=eta, num_steps=300, metrics=("kl",))
+  ...   _, traj = games.run(games.nash_md.solver(step_size=eta), game, num_steps=300,
+  ...                       metrics=("kl",))
   ...   print(f"{float(traj.kl[-1]):.1e}")
   3.9e-04
   1.5e-05
@@ -38,91 +39,61 @@ import jax
 import jax.numpy as jnp
 
 from divjax import _validate
-from divjax.games import _solver
-from divjax.games._solver import SolverState, Trajectory
-from divjax.games.game import PreferenceGame, win_rates
+from divjax.games import _solver, trajectory
+from divjax.games._solver import GameSolver
+from divjax.games.game import win_rates
 
-__all__ = ["QUERIES_PER_STEP", "init", "update", "run"]
+__all__ = ["QUERIES_PER_STEP", "solver"]
 
 Array = jax.Array
 QUERIES_PER_STEP = 1
 
 
 @_validate.guarded
-def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
-  """The solver state at π_0 (default π_ref).
+def solver(*, step_size: Array) -> GameSolver:
+  r"""Nash mirror descent with step size η, as a :class:`~divjax.games.GameSolver`.
+
+  ``update`` mixes π_t geometrically with π_ref, then takes a mirror step against the mixture
+  (module docstring): 1 preference query per iteration. ``init(game, log_pi0=None)`` starts at π_ref
+  or at the ``[n]`` logits ``log_pi0``.
 
   Args:
-    game: the game.
-    log_pi0: optional ``[n]`` finite logits of π_0.
+    step_size: η > 0, a scalar (may be traced); ``update`` also requires ηβ < 1 for the game it is
+      given (a named error when both are concrete, NaN iterates when traced).
 
   Returns:
-    A :class:`~divjax.games.SolverState` with ``step = queries = 0``.
-
-  Examples:
-    >>> import jax.numpy as jnp
-    >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> print(int(games.nash_md.init(game).step))
-    0
-  """
-  return _solver.init_state(game, log_pi0)
-
-
-@_validate.guarded
-def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> SolverState:
-  """One Nash-MD step with step size η, 0 < ηβ < 1 (``queries`` + 1).
-
-  Args:
-    game: the game.
-    state: current state (log π_t).
-    step_size: η with 0 < ηβ < 1, a scalar (may be traced).
-
-  Returns:
-    The state at π_{t+1}.
-
-  Examples:
-    From the uniform π_ref the mixture is uniform too, and in this 2-action game its win rates
-    differ by 0.3, so with η = ½ the logit gap becomes η·0.3 = 0.15:
-
-    >>> import jax.numpy as jnp
-    >>> import numpy as np
-    >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> state = games.nash_md.update(game, games.nash_md.init(game), step_size=0.5)
-    >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.queries))  # σ(0.15)
-    [0.5374 0.4626] 1
-  """
-  step_size = _solver.check_step_below_inverse_beta(game, step_size)
-  eb = step_size * game.beta
-  log_mix = jax.nn.log_softmax((1.0 - eb) * state.log_pi + eb * game.log_ref)
-  log_new = jax.nn.log_softmax(log_mix + step_size * win_rates(game, log_mix))
-  return SolverState(log_new, state.step + 1, state.queries + QUERIES_PER_STEP)
-
-
-@_validate.guarded
-def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Array | None = None,
-        equilibrium: Array | None = None,
-        metrics: tuple[str, ...] = _solver.METRICS) -> tuple[SolverState, Trajectory]:
-  """Runs ``num_steps`` Nash-MD steps (``lax.scan``) and records the trajectory.
-
-  Arguments and outputs as :func:`divjax.games.nash_mp.run`, with ``step_size`` = η (ηβ < 1).
+    The solver; run it with :func:`divjax.games.run`.
 
   References:
     Munos et al., arXiv:2312.00886.
 
   Examples:
-    The equilibrium of this 2-action game is (σ(0.3/β), 1 − σ(0.3/β)):
+    From the uniform π_ref the mixture is uniform too, and in this 2-action game its win rates
+    differ by 0.3, so with η = ½ one step makes the logit gap η·0.3 = 0.15; 60 steps reach the
+    equilibrium (σ(0.3/β), 1 − σ(0.3/β)):
 
     >>> import jax.numpy as jnp
     >>> import numpy as np
     >>> from divjax import games
     >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> final, _ = games.nash_md.run(game, step_size=0.5, num_steps=60, metrics=())
+    >>> nash_md = games.nash_md.solver(step_size=0.5)
+    >>> print(np.round(np.exp(np.asarray(nash_md.update(game, nash_md.init(game)).log_pi)), 4))
+    [0.5374 0.4626]
+    >>> final, _ = games.run(nash_md, game, num_steps=60, metrics=())
     >>> print(np.round(np.exp(np.asarray(final.log_pi)), 4), int(final.queries))
     [0.5744 0.4256] 60
   """
-  step_size = _solver.check_step_below_inverse_beta(game, step_size)
-  step_size = jnp.asarray(step_size, game.log_ref.dtype)
-  return _solver.run_scan(lambda s: update(game, s, step_size=step_size), game, init(game, log_pi0),
-                          num_steps=num_steps, equilibrium=equilibrium, metrics=metrics)
+  step_size = _validate.positive("step_size", step_size)
+
+  def update(game, state, *, key=None):
+    del key  # deterministic
+    eta = jnp.asarray(_solver.check_step_below_inverse_beta(game, step_size), game.log_ref.dtype)
+    eb = eta * game.beta
+    log_mix = jax.nn.log_softmax((1.0 - eb) * state.log_pi + eb * game.log_ref)
+    log_new = jax.nn.log_softmax(log_mix + eta * win_rates(game, log_mix))
+    return _solver.advance(state, log_new, QUERIES_PER_STEP)
+
+  return _solver.tabular_solver(update, QUERIES_PER_STEP)
+
+
+init, update, run = trajectory.deprecated_solver_functions("nash_md", solver)

@@ -33,7 +33,7 @@ Examples:
   >>> import jax.numpy as jnp
   >>> from divjax import games
   >>> game = games.cyclic(jax.random.key(0), 5, beta=0.1)
-  >>> _, traj = games.nash_mp.run(game, step_size=0.2, num_steps=20)
+  >>> _, traj = games.run(games.nash_mp.solver(step_size=0.2), game, num_steps=20)
   >>> print(bool(jnp.all(traj.kl <= traj.kl[0] * 1.2 ** -jnp.arange(21.0))))
   True
 """
@@ -44,11 +44,10 @@ import jax
 import jax.numpy as jnp
 
 from divjax import _validate
-from divjax.games import _solver
-from divjax.games._solver import SolverState, Trajectory
-from divjax.games.game import PreferenceGame, win_rates
+from divjax.games import _solver, trajectory
+from divjax.games._solver import GameSolver
 
-__all__ = ["QUERIES_PER_STEP", "init", "update", "run", "theory_step_size"]
+__all__ = ["QUERIES_PER_STEP", "solver", "theory_step_size"]
 
 Array = jax.Array
 QUERIES_PER_STEP = 2
@@ -73,94 +72,49 @@ def theory_step_size(beta):
 
 
 @_validate.guarded
-def init(game: PreferenceGame, log_pi0: Array | None = None) -> SolverState:
-  """The solver state at π_0 (default π_ref; ``log_pi0``: ``[n]`` logits of another start).
+def solver(*, step_size: Array) -> GameSolver:
+  r"""Nash mirror prox with normalised step η, as a :class:`~divjax.games.GameSolver`.
+
+  ``update`` takes the improvement step, then the update step, both from the anchor π_k with
+  λ = η/(1+η) (module docstring): 2 preference queries per iteration. ``init(game, log_pi0=None)``
+  starts at π_ref or at the ``[n]`` logits ``log_pi0``.
 
   Args:
-    game: the game.
-    log_pi0: optional ``[n]`` finite logits of π_0 (normalised here).
+    step_size: normalised step η > 0 (theory: η ≤ 2β, :func:`theory_step_size`); a scalar, may be
+      traced (``vmap`` over it).
 
   Returns:
-    A :class:`~divjax.games.SolverState` with ``step = queries = 0``.
+    The solver; run it with :func:`divjax.games.run`.
 
-  Examples:
-    >>> import jax.numpy as jnp
-    >>> import numpy as np
-    >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> state = games.nash_mp.init(game, jnp.array([1.0, 0.0]))
-    >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4))  # (σ(1), 1 − σ(1))
-    [0.7311 0.2689]
-  """
-  return _solver.init_state(game, log_pi0)
-
-
-@_validate.guarded
-def update(game: PreferenceGame, state: SolverState, *, step_size: Array) -> SolverState:
-  r"""One Nash-MP iteration (improvement step, then update step from the same anchor π_k).
-
-  Args:
-    game: the game.
-    state: current state (log π_k).
-    step_size: normalised step η > 0 (theory: η ≤ 2β); a scalar, may be traced (vmap over it).
-
-  Returns:
-    The state at π_{k+1}, with ``queries`` increased by 2.
-
-  Examples:
-    In this 2-action game (Pπ)_0 − (Pπ)_1 = 0.3 for every π, so one step from the uniform π_ref
-    with λ = η/(1+η) = 2/3 and β = 1 moves the logit gap to λ·0.3/β = 0.2, i.e. π_1 = (σ(0.2),
-    1 − σ(0.2)):
-
-    >>> import jax.numpy as jnp
-    >>> import numpy as np
-    >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> state = games.nash_mp.update(game, games.nash_mp.init(game), step_size=2.0)
-    >>> print(np.round(np.exp(np.asarray(state.log_pi)), 4), int(state.queries))
-    [0.5498 0.4502] 2
-  """
-  step_size = _solver.concrete_positive("step_size", step_size)
-  lam = step_size / (1.0 + step_size)
-  log_half = _solver.prox_step(game, state.log_pi, win_rates(game, state.log_pi), lam)
-  log_new = _solver.prox_step(game, state.log_pi, win_rates(game, log_half), lam)
-  return SolverState(log_new, state.step + 1, state.queries + QUERIES_PER_STEP)
-
-
-@_validate.guarded
-def run(game: PreferenceGame, *, step_size: Array, num_steps: int, log_pi0: Array | None = None,
-        equilibrium: Array | None = None,
-        metrics: tuple[str, ...] = _solver.METRICS) -> tuple[SolverState, Trajectory]:
-  r"""Runs ``num_steps`` Nash-MP iterations with ``lax.scan`` and records the trajectory.
-
-  Args:
-    game: the game.
-    step_size: normalised step η > 0 (:func:`theory_step_size` gives 2β).
-    num_steps: number of iterations (static).
-    log_pi0: optional ``[n]`` logits of π_0 (default π_ref).
-    equilibrium: ``[n]`` log-probabilities of π*_β for the metrics; solved with
-      :func:`divjax.games.solve_equilibrium` when None and metrics are requested.
-    metrics: subset of ``("kl", "exploitability", "span")`` to record (fewer is cheaper).
-
-  Returns:
-    ``(final_state, trajectory)``; trajectory arrays have length ``num_steps + 1``.
+  Raises:
+    ValueError: if a concrete ``step_size`` is not finite and positive (traced: NaN iterates).
 
   References:
     Tiapkin et al., arXiv:2505.19731 (v1).
 
   Examples:
-    The equilibrium of this 2-action game is (σ(0.3/β), 1 − σ(0.3/β)) (see
-    :func:`~divjax.games.solve_equilibrium`); 30 iterations at η = 2β reach it:
+    The step may be traced, so one program sweeps it: on a cyclic tournament with β = 0.1, 100
+    iterations at the theory step η = 2β end closer to π* than at η = β:
 
+    >>> import jax
     >>> import jax.numpy as jnp
-    >>> import numpy as np
     >>> from divjax import games
-    >>> game = games.preference_game(jnp.array([[0.5, 0.8], [0.2, 0.5]]), beta=1.0)
-    >>> final, traj = games.nash_mp.run(game, step_size=2.0, num_steps=30)
-    >>> print(np.round(np.exp(np.asarray(final.log_pi)), 4), int(final.queries))
-    [0.5744 0.4256] 60
+    >>> game = games.cyclic(jax.random.key(0), 5, beta=0.1)
+    >>> final_kl = lambda eta: games.run(games.nash_mp.solver(step_size=eta), game, num_steps=100,
+    ...                                  metrics=("kl",))[1].kl[-1]
+    >>> kl = jax.vmap(final_kl)(jnp.array([0.1, 0.2]))
+    >>> print(bool(kl[1] < 1e-3 * kl[0]))
+    True
   """
-  step_size = _solver.concrete_positive("step_size", step_size)
-  step_size = jnp.asarray(step_size, game.log_ref.dtype)
-  return _solver.run_scan(lambda s: update(game, s, step_size=step_size), game, init(game, log_pi0),
-                          num_steps=num_steps, equilibrium=equilibrium, metrics=metrics)
+  step_size = _validate.positive("step_size", step_size)
+
+  def update(game, state, *, key=None):
+    del key  # deterministic
+    eta = jnp.asarray(step_size, game.log_ref.dtype)
+    log_pi = _solver.mirror_prox_step(game, state.log_pi, eta / (1.0 + eta))
+    return _solver.advance(state, log_pi, QUERIES_PER_STEP)
+
+  return _solver.tabular_solver(update, QUERIES_PER_STEP)
+
+
+init, update, run = trajectory.deprecated_solver_functions("nash_mp", solver)

@@ -62,7 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from divjax import _validate
+from divjax import _roots, _validate
 
 __all__ = [
     "tilted_log_count",
@@ -88,7 +88,7 @@ __all__ = [
     "clt_relative_sd",
 ]
 
-_BISECTION_STEPS = 120
+_ROOT_STEPS = 120
 
 
 def _float(x):
@@ -124,26 +124,21 @@ def tilted_log_count(g: jax.Array) -> jax.Array:
   return 0.5 * jnp.log1p(g) - g / (2.0 * (1.0 + g)**2)
 
 
-def _bisect_log(fn, target, lo: float, hi: float):
-  """Root in g of the increasing ``fn(g) = target`` by bisection in log g (elementwise, fixed steps)."""
+def _solve_log(fn, target, lo, hi):
+  """Root g of the increasing ``fn(g) = target`` in [lo, hi] (elementwise), by Newton and bisection in
+  log g, with the implicit-function gradient with respect to ``target`` and what ``fn`` closes over."""
   target = _float(target)
-  a = jnp.broadcast_to(jnp.log(jnp.asarray(lo, target.dtype)), target.shape)
-  b = jnp.broadcast_to(jnp.log(jnp.asarray(hi, target.dtype)), target.shape)
-
-  def body(_, ab):
-    a, b = ab
-    mid = 0.5 * (a + b)
-    above = fn(jnp.exp(mid)) > target
-    return jnp.where(above, a, mid), jnp.where(above, mid, b)
-
-  a, b = jax.lax.fori_loop(0, _BISECTION_STEPS, body, (a, b))
-  return jnp.exp(0.5 * (a + b))
+  lo = jnp.broadcast_to(jnp.log(jnp.asarray(lo, target.dtype)), target.shape)
+  hi = jnp.broadcast_to(jnp.log(jnp.asarray(hi, target.dtype)), target.shape)
+  in_log = _roots.autodiff_slope(lambda u: fn(jnp.exp(u)) - target)
+  g = jnp.exp(_roots.increasing_root(in_log, lo, hi, num_iters=_ROOT_STEPS))
+  return _roots.implicit_root(g, lambda x: fn(x) - target, _roots.autodiff_slope(fn)(g)[1])
 
 
 @jax.jit
 @_validate.kernel
 def _g_star_solve(alpha):
-  return _bisect_log(tilted_log_count, alpha, 1e-12, 1e12)
+  return _solve_log(tilted_log_count, alpha, 1e-12, 1e12)
 
 
 @jax.custom_jvp
@@ -302,7 +297,7 @@ def _variance_excess(G):
 @jax.jit
 @_validate.kernel
 def _h_var_solve(alpha):
-  return _bisect_log(_variance_excess, alpha, 1e-12, 1e12)
+  return _solve_log(_variance_excess, alpha, 1e-12, 1e12)
 
 
 @_validate.guarded
@@ -621,7 +616,7 @@ def general_thresholds(alpha: jax.Array, variances: jax.Array) -> GeneralThresho
 @_validate.kernel
 def _general_thresholds(alpha, v):
   mean_s = lambda c: jnp.mean(tilted_log_count(c[..., None] * v), axis=-1)
-  c = _bisect_log(mean_s, alpha, 1e-12 / jnp.max(v), 1e12 / jnp.min(v))
+  c = _solve_log(mean_s, alpha, 1e-12 / jnp.max(v), 1e12 / jnp.min(v))
   q = 1.0 / (1.0 + c * v)
   um = jnp.mean(v * (q + q * q))
   hg = 1.0 / jnp.sqrt(c)

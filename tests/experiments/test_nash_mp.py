@@ -48,7 +48,7 @@ def test_jacobian_rate_matches_autodiff():
 
     def f(l):
       s = games.SolverState(jax.nn.log_softmax(l), jnp.int32(0), jnp.int32(0))
-      return games.nash_mp.update(g, s, step_size=0.4).log_pi
+      return games.nash_mp.solver(step_size=0.4).update(g, s).log_pi
 
     J = np.asarray(jax.jacfwd(f)(eq))
   rho = np.max(np.abs(np.linalg.eigvals(J)))

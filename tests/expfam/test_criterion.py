@@ -322,3 +322,68 @@ def test_mardia_rejects_non_finite_data(x64):
 def test_compression_rejects_bad_eps(x64):
   with pytest.raises(ValueError, match=r"eps must lie in \(0, 0\.5\), got"):
     ef.compress_normal_model(compression_data(n=50), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The exact Bayes error between two normals.
+
+
+def scipy_bayes_error(m1, v1, m2, v2):
+  """½ ∫ min(f₁, f₂) by adaptive quadrature of the two scipy densities."""
+  from scipy import integrate, stats
+  f = lambda x: min(stats.norm.pdf(x, m1, math.sqrt(v1)), stats.norm.pdf(x, m2, math.sqrt(v2)))
+  lo = min(m1 - 12 * math.sqrt(v1), m2 - 12 * math.sqrt(v2))
+  hi = max(m1 + 12 * math.sqrt(v1), m2 + 12 * math.sqrt(v2))
+  return 0.5 * integrate.quad(f, lo, hi, limit=500, epsabs=1e-13, points=[m1, m2])[0]
+
+
+@pytest.mark.parametrize("m1, v1, m2, v2", [(0.0, 1.0, 0.3, 1.0), (0.3, 1.0, 0.0, 1.0),
+                                            (0.0, 1.0, 0.0, 2.5), (1.0, 0.5, -0.4, 3.0),
+                                            (0.0, 2.0, 0.05, 2.1), (0.0, 1.0, 0.0, 1.0 + 1e-9),
+                                            (2.0, 3.0, -1.0, 0.2)])
+def test_normal_bayes_error_matches_quadrature(m1, v1, m2, v2, x64):
+  got = float(jax.jit(ef.normal_bayes_error)(m1, v1, m2, v2))
+  np.testing.assert_allclose(got, scipy_bayes_error(m1, v1, m2, v2), atol=1e-9)  # quad's accuracy
+
+
+def test_identical_normals_have_bayes_error_one_half_and_zero_gradient(x64):
+  assert float(ef.normal_bayes_error(0.3, 2.0, 0.3, 2.0)) == 0.5
+  grads = jax.grad(ef.normal_bayes_error, argnums=(0, 1, 2, 3))(0.3, 2.0, 0.3, 2.0)
+  assert all(float(g) == 0.0 for g in grads)
+
+
+def test_normal_bayes_error_gradient_is_the_closed_form_for_equal_variances(x64):
+  # Equal variances σ²: BE = Φ(−|Δ|/(2σ)), so ∂BE/∂m₂ = −φ(Δ/(2σ))/(2σ) for Δ = m₂ − m₁ > 0.
+  from scipy import stats
+  m1, m2, v = 0.2, 1.1, 0.7
+  s = math.sqrt(v)
+  got = jax.grad(ef.normal_bayes_error, argnums=(0, 2))(m1, v, m2, v)
+  want = -stats.norm.pdf((m2 - m1) / (2 * s)) / (2 * s)
+  np.testing.assert_allclose([float(got[1]), -float(got[0])], [want, want], rtol=1e-10)
+  check_grads(lambda a, b: ef.normal_bayes_error(a, 1.0, 0.4, b), (0.1, 2.0), order=1,
+              modes=("fwd", "rev"))
+
+
+def test_normal_bayes_error_broadcasts_and_vmaps(x64):
+  m2 = jnp.array([0.0, 0.5, 1.0, 3.0])
+  v2 = jnp.array([1.0, 2.0, 0.5, 1.0])
+  batched = ef.normal_bayes_error(0.0, 1.0, m2, v2)
+  mapped = jax.vmap(lambda a, b: ef.normal_bayes_error(0.0, 1.0, a, b))(m2, v2)
+  want = [scipy_bayes_error(0.0, 1.0, float(a), float(b)) for a, b in zip(m2, v2)]
+  np.testing.assert_allclose(np.asarray(batched), want, atol=1e-9)
+  np.testing.assert_allclose(np.asarray(mapped), np.asarray(batched), rtol=1e-14)
+
+
+def test_normal_bayes_error_in_float32_is_accurate_to_single_precision():
+  got = float(ef.normal_bayes_error(1.0, 0.5, -0.4, 3.0))
+  np.testing.assert_allclose(got, scipy_bayes_error(1.0, 0.5, -0.4, 3.0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"var1": 0.0}, "var1"), ({"var2": -1.0}, "var2"),
+                                          ({"mean1": float("nan")}, "mean1"),
+                                          ({"mean2": float("inf")}, "mean2"),
+                                          ({"mean2": np.zeros(3), "var2": np.ones(2)}, "var2")])
+def test_normal_bayes_error_rejects_invalid_arguments_by_name(kwargs, name):
+  args = {"mean1": 0.0, "var1": 1.0, "mean2": 0.5, "var2": 2.0, **kwargs}
+  with pytest.raises(ValueError, match=name):
+    ef.normal_bayes_error(**args)

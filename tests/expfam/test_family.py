@@ -367,3 +367,75 @@ def test_log_partition_gradients_match_finite_differences(x64, name):
 def test_constructor_rejects_too_small_k(make, arg):
   with pytest.raises(ValueError, match="k must be >= "):
     make(arg)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Families compare and hash by value, so jit compiles once per family value.
+
+
+@pytest.mark.parametrize("make, same, other", [
+    (ef.normal, ef.normal, ef.exponential),
+    (lambda: ef.categorical(3), lambda: ef.categorical(k=np.int64(3)), lambda: ef.categorical(4)),
+    (lambda: ef.multivariate_normal(2), lambda: ef.multivariate_normal(d=2),
+     lambda: ef.multivariate_normal(3)),
+    (lambda: ef.polynomial(2, lower=-10), lambda: ef.polynomial(k=2, lower=-10.0, upper=10.0),
+     lambda: ef.polynomial(2, num_points=101)),
+])
+def test_built_in_families_compare_and_hash_by_their_arguments(make, same, other):
+  assert make() == same() and hash(make()) == hash(same())
+  assert make() != other()
+  assert len({make(), same(), other()}) == 2
+
+
+def test_jit_traces_once_for_two_normal_families():
+  traces = []
+
+  @jax.jit
+  def psi(family, theta):
+    traces.append(family.name)  # runs only while tracing
+    return family.log_partition(theta)
+
+  theta = jnp.array([0.5, -0.125])
+  a, b = psi(ef.normal(), theta), psi(ef.normal(), theta)
+  assert traces == ["normal"] and float(a) == float(b)
+  psi(ef.exponential(), jnp.array([-2.0, 0.0]))  # another family value: a new trace
+  assert traces == ["normal", "exponential"]
+
+
+def test_library_kernels_trace_once_for_equal_custom_families(x64):
+  # cumulants runs a jitted kernel keyed on the family: count the traces of ψ through it.
+  traces = []
+
+  def psi(th):
+    traces.append(1)  # runs only while tracing
+    return -jnp.log(-th[0])
+
+  fam = ef.custom("rate", 1, jnp.atleast_1d, psi, initial_natural=(-1.0,))
+  twin = ef.custom("rate", 1, jnp.atleast_1d, psi, initial_natural=[-1])
+  assert fam == twin and hash(fam) == hash(twin)
+  ef.cumulants(fam, jnp.array([-4.0]))
+  n = len(traces)
+  ef.cumulants(twin, jnp.array([-3.0]))
+  assert n > 0 and len(traces) == n  # the twin reused the program compiled for the first family
+
+
+def test_custom_families_compare_by_the_identity_of_their_callables():
+  T, psi = jnp.atleast_1d, lambda th: -jnp.log(-th[0])
+  assert ef.custom("rate", 1, T, psi) == ef.custom("rate", 1, T, psi)
+  assert ef.custom("rate", 1, T, psi) != ef.custom("rate", 1, T, lambda th: -jnp.log(-th[0]))
+  import dataclasses
+  assert dataclasses.replace(ef.normal(), log_partition=psi) != ef.normal()
+
+
+def test_a_shared_family_works_under_both_x64_settings():
+  # Built-in families are shared instances, so one family meets both jax_enable_x64 settings.
+  fam = ef.multivariate_normal(2)
+  x = np.array([1.0, 2.0])
+  with jax.enable_x64(True):
+    t64 = jax.jit(fam.sufficient_statistic)(jnp.asarray(x))
+    psi64 = jax.jit(fam.log_partition)(jnp.asarray(fam.theta0()))
+  t32 = fam.sufficient_statistic(jnp.asarray(x, jnp.float32))
+  psi32 = fam.log_partition(fam.theta0())
+  np.testing.assert_array_equal(np.asarray(t32), [1.0, 2.0, 1.0, 2.0, 4.0])
+  np.testing.assert_allclose(np.asarray(t64), np.asarray(t32))
+  np.testing.assert_allclose(float(psi64), float(psi32), rtol=1e-6)

@@ -400,34 +400,34 @@ KL_PAIRS = {
 
 
 @pytest.mark.parametrize("name", list(KL_PAIRS))
-def test_kl_divergence_matches_quadrature_or_summation(x64, name):
+def test_bregman_kl_divergence_matches_quadrature_or_summation(x64, name):
   th1, th2 = map(np.asarray, KL_PAIRS[name])
-  got = ef.kl_divergence(FAMILIES[name], jnp.array(th1), jnp.array(th2))
+  got = ef.bregman_kl_divergence(FAMILIES[name], jnp.array(th1), jnp.array(th2))
   np.testing.assert_allclose(got, oracle_kl(name, th1, th2), rtol=1e-10, atol=1e-13)
 
 
 @given(mu1=st.floats(-5, 5), mu2=st.floats(-5, 5), log_s1=st.floats(-2, 2), log_s2=st.floats(-2, 2))
-def test_normal_kl_divergence_equals_closed_form(mu1, mu2, log_s1, log_s2):
+def test_normal_bregman_kl_divergence_equals_closed_form(mu1, mu2, log_s1, log_s2):
   # KL(N(μ₁, σ₁²)‖N(μ₂, σ₂²)) = log(σ₂/σ₁) + (σ₁² + (μ₁ − μ₂)²)/(2σ₂²) − ½ ≥ 0.
   v1, v2 = math.exp(2 * log_s1), math.exp(2 * log_s2)
   want = log_s2 - log_s1 + (v1 + (mu1 - mu2)**2) / (2 * v2) - 0.5
   with jax.enable_x64(True):
-    got = float(ef.kl_divergence(FAMILIES["normal"], jnp.array([mu1 / v1, -0.5 / v1]),
+    got = float(ef.bregman_kl_divergence(FAMILIES["normal"], jnp.array([mu1 / v1, -0.5 / v1]),
                                  jnp.array([mu2 / v2, -0.5 / v2])))
   assert got >= -1e-12
   np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
-def test_kl_divergence_vanishes_on_the_diagonal(x64):
+def test_bregman_kl_divergence_vanishes_on_the_diagonal(x64):
   th = jnp.array([1.5, -2.0])
-  assert float(ef.kl_divergence(FAMILIES["gamma"], th, th)) == 0.0
+  assert float(ef.bregman_kl_divergence(FAMILIES["gamma"], th, th)) == 0.0
 
 
-def test_vmap_of_kl_divergence_over_a_batch_of_theta(x64):
+def test_vmap_of_bregman_kl_divergence_over_a_batch_of_theta(x64):
   family = FAMILIES["normal"]
   theta1 = jnp.array([0.48, -0.4])
   batch = jnp.array([[-1.0, -0.2], [0.0, -0.5], [2.0, -3.0], [0.48, -0.4]])
-  got = jax.vmap(lambda th: ef.kl_divergence(family, theta1, th))(batch)
+  got = jax.vmap(lambda th: ef.bregman_kl_divergence(family, theta1, th))(batch)
   want = [oracle_kl("normal", np.asarray(theta1), np.asarray(th)) for th in batch]
   np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
 
@@ -436,10 +436,10 @@ def test_grad_of_kl_in_second_argument_is_difference_of_mean_parameters(x64):
   # ∂/∂θ₂ [ψ(θ₂) − ψ(θ₁) − η₁·(θ₂ − θ₁)] = η₂ − η₁; for the normal η = (μ, μ² + σ²).
   family = FAMILIES["normal"]
   th1, th2 = jnp.array([0.48, -0.4]), jnp.array([-1.0, -0.2])
-  grad = jax.grad(lambda th: ef.kl_divergence(family, th1, th))(th2)
+  grad = jax.grad(lambda th: ef.bregman_kl_divergence(family, th1, th))(th2)
   eta = lambda m, v: np.array([m, m * m + v])  # noqa: E731
   np.testing.assert_allclose(grad, eta(-2.5, 2.5) - eta(0.6, 1.25), rtol=1e-12)
-  check_grads(lambda a, b: ef.kl_divergence(family, a, b), (th1, th2), order=1, modes=["rev"])
+  check_grads(lambda a, b: ef.bregman_kl_divergence(family, a, b), (th1, th2), order=1, modes=["rev"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -548,3 +548,11 @@ def test_closed_form_without_an_inverse_is_rejected(x64):
   with pytest.raises(ValueError, match="has no closed-form inverse; use method='newton'"):
     ef.information_projection(FAMILIES["gamma"], ef.Moments(jnp.array(MOMENTS["gamma"])),
                               method="closed_form")
+
+
+def test_kl_divergence_is_a_deprecated_alias_of_bregman_kl_divergence(x64):
+  family, th1, th2 = FAMILIES["gamma"], jnp.array([1.5, -2.0]), jnp.array([0.5, -1.0])
+  with pytest.warns(DeprecationWarning, match=r"expfam\.kl_divergence.*expfam\.bregman_kl_divergence"):
+    old = ef.kl_divergence(family, th1, th2)
+  assert float(old) == float(ef.bregman_kl_divergence(family, th1, th2))
+  assert "kl_divergence" not in ef.__all__ and "bregman_kl_divergence" in ef.__all__

@@ -203,7 +203,11 @@ def expfam_probes() -> list[Probe]:
             edges=frozenset({("theta", "nan"), ("theta", "inf")})),
       Probe("expfam.cumulants", expfam.cumulants, {"theta": theta}, {"theta": "real"},
             {"family": fam}),
-      Probe("expfam.kl_divergence", expfam.kl_divergence,
+      Probe("expfam.normal_bayes_error", expfam.normal_bayes_error,
+            {"mean1": np.array([0.0, 1.0]), "var1": np.array([1.0, 0.5]), "mean2": 0.3,
+             "var2": np.array([2.0, 0.5])},
+            {"mean1": "real", "var1": "positive", "mean2": "scalar", "var2": "positive"}),
+      Probe("expfam.bregman_kl_divergence", expfam.bregman_kl_divergence,
             {"theta1": theta, "theta2": np.array([-0.5])}, {"theta1": "real", "theta2": "real"},
             {"family": fam}),
       Probe("expfam.target_moments", expfam.target_moments, {"target": _X[:, 0]},
@@ -277,10 +281,9 @@ def games_probes() -> list[Probe]:
                "fixed_point_residual"):
     probes.append(Probe(f"games.{name}", getattr(games, name), {"log_pi": log_pi},
                         {"log_pi": "logits"}, {"game": game}))
-  for name in ("kl_to", "span_seminorm"):
-    probes.append(Probe(f"games.{name}", getattr(games, name),
-                        {"log_p": log_pi, "log_q": np.log(np.array([0.4, 0.4, 0.2]))},
-                        {"log_p": "logits", "log_q": "logits"}))
+  probes.append(Probe("games.span_seminorm", games.span_seminorm,
+                      {"log_p": log_pi, "log_q": np.log(np.array([0.4, 0.4, 0.2]))},
+                      {"log_p": "logits", "log_q": "logits"}))
   for name, n in (("uniform", 3), ("skew_sigmoid", 3), ("bradley_terry", 3), ("cyclic", 5)):
     probes.append(Probe(f"games.{name}", getattr(games, name), {"n": n, "beta": 0.1},
                         {"n": "count", "beta": "positive"}, {"key": _KEY}))
@@ -291,11 +294,15 @@ def games_probes() -> list[Probe]:
   for module in (games.nash_mp, games.egpo, games.mmd, games.nash_md):
     short = module.__name__.rsplit(".", 1)[-1]
     eta = 0.2 if short != "egpo" else 0.1
-    probes.append(Probe(f"games.{short}.run", module.run,
+
+    def run_solver(step_size, num_steps, log_pi0, module=module):
+      solver = module.solver(step_size=step_size)
+      return games.run(solver, game, solver.init(game, log_pi0), num_steps=num_steps, equilibrium=log_pi)
+
+    probes.append(Probe(f"games.{short}.solver", run_solver,
                         {"step_size": eta, "num_steps": 5, "log_pi0": log_pi},
                         {"step_size": "positive", "num_steps": "count", "log_pi0": "real"},
-                        {"game": game, "equilibrium": log_pi},
-                        targets=(module.run, module.init, module.update),
+                        targets=(module.solver, games.run),
                         # η > 1/β breaks Nash-MD's and EGPO's step condition: a named error.
                         # Zero steps: the trajectory holds the start only (documented).
                         edges=frozenset({("step_size", "huge"), ("step_size", "tiny"),
@@ -305,15 +312,15 @@ def games_probes() -> list[Probe]:
   probes.append(Probe("games.egpo.step_size_from_nash_mp", games.egpo.step_size_from_nash_mp,
                       {"eta": 0.2, "beta": 0.1}, {"eta": "positive", "beta": "positive"}))
   apply_fn, params = games.approximate.tabular_policy(game)
-  probes.append(Probe("games.approximate.run",
-                      lambda step_size, inner_steps, num_steps: games.approximate.run(
-                          _KEY, game, params, apply_fn=apply_fn, step_size=step_size,
-                          inner_steps=inner_steps, num_steps=num_steps,
-                          optimizer=optax.sgd(0.5)),
+  def run_approximate(step_size, inner_steps, num_steps):
+    solver = games.approximate.solver(apply_fn=apply_fn, step_size=step_size, inner_steps=inner_steps,
+                                      optimizer=optax.sgd(0.5))
+    return games.run(solver, game, solver.init(game, params), num_steps=num_steps, key=_KEY)
+
+  probes.append(Probe("games.approximate.solver", run_approximate,
                       {"step_size": 0.2, "inner_steps": 3, "num_steps": 2},
                       {"step_size": "positive", "inner_steps": "count", "num_steps": "count"},
-                      targets=(games.approximate.run, games.approximate.init,
-                               games.approximate.update, games.approximate.tabular_policy),
+                      targets=(games.approximate.solver, games.approximate.tabular_policy),
                       edges=frozenset({("step_size", "huge"), ("num_steps", "int_zero")}),
                       skip={("step_size", "tiny"): "the proximal objective's curvature is 1/η: "
                             "plain SGD at a fixed learning rate diverges for η ≪ lr (documented "

@@ -17,12 +17,16 @@ def _setup(beta=0.1, n=6):
   return g, eq, apply_fn, params
 
 
+def approx(apply_fn, inner_steps, batch_size=None, step_size=0.2, lr=0.5):
+  return games.approximate.solver(apply_fn=apply_fn, step_size=step_size, inner_steps=inner_steps,
+                                  optimizer=optax.sgd(lr), batch_size=batch_size)
+
+
 def test_many_exact_inner_steps_recover_exact_nash_mp(x64):
   g, eq, apply_fn, params = _setup()
-  final, tr = games.approximate.run(jax.random.PRNGKey(1), g, params, apply_fn=apply_fn, step_size=0.2,
-                                    inner_steps=100, num_steps=10, optimizer=optax.sgd(0.5),
-                                    equilibrium=eq)
-  exact, tr_exact = games.nash_mp.run(g, step_size=0.2, num_steps=10, equilibrium=eq)
+  solver = approx(apply_fn, 100)
+  final, tr = games.run(solver, g, solver.init(g, params), num_steps=10, equilibrium=eq)
+  exact, tr_exact = games.run(games.nash_mp.solver(step_size=0.2), g, num_steps=10, equilibrium=eq)
   np.testing.assert_allclose(np.asarray(jax.nn.log_softmax(apply_fn(final.params))),
                              np.asarray(exact.log_pi), atol=1e-9)
   np.testing.assert_allclose(np.asarray(tr.kl), np.asarray(tr_exact.kl), rtol=1e-6)
@@ -31,9 +35,11 @@ def test_many_exact_inner_steps_recover_exact_nash_mp(x64):
 
 def test_final_kl_decreases_with_inner_steps(x64):
   g, eq, apply_fn, params = _setup()
-  run = jax.vmap(lambda m: games.approximate.run(jax.random.PRNGKey(1), g, params, apply_fn=apply_fn,
-                                                 step_size=0.2, inner_steps=m, num_steps=30,
-                                                 optimizer=optax.sgd(0.5), equilibrium=eq)[1].kl[-1])
+  def final_kl(m):
+    solver = approx(apply_fn, m)
+    return games.run(solver, g, solver.init(g, params), num_steps=30, equilibrium=eq)[1].kl[-1]
+
+  run = jax.vmap(final_kl)
   kl = np.asarray(run(jnp.array([1, 3, 10, 30])))
   assert np.all(np.diff(kl) < 0), kl
 
@@ -68,11 +74,10 @@ def test_reinforce_plateau_shrinks_with_batch_size(x64):
   g, eq, apply_fn, params = _setup()
 
   def plateau(b):
-    kl = jax.vmap(lambda k: games.approximate.run(k, g, params, apply_fn=apply_fn, step_size=0.2,
-                                                  inner_steps=20, num_steps=40,
-                                                  optimizer=optax.sgd(0.5), batch_size=b,
-                                                  equilibrium=eq)[1].kl[-10:])(
-                                                      jax.random.split(jax.random.PRNGKey(2), 2))
+    solver = approx(apply_fn, 20, batch_size=b)
+    kl = jax.vmap(lambda k: games.run(solver, g, solver.init(g, params), num_steps=40, key=k,
+                                      equilibrium=eq)[1].kl[-10:])(
+                                          jax.random.split(jax.random.PRNGKey(2), 2))
     return float(np.exp(np.mean(np.log(np.asarray(kl)))))
 
   small, large = plateau(32), plateau(512)
@@ -83,5 +88,27 @@ def test_invalid_inner_steps_raise():
   g = games.uniform(jax.random.PRNGKey(0), 4, beta=0.1)
   apply_fn, params = games.approximate.tabular_policy(g)
   with pytest.raises(ValueError, match="inner_steps"):
-    games.approximate.update(jax.random.PRNGKey(0), g, games.approximate.init(g, params),
-                             apply_fn=apply_fn, step_size=0.2, inner_steps=0, optimizer=optax.sgd(0.5))
+    approx(apply_fn, 0)
+  with pytest.raises(ValueError, match="batch_size"):
+    approx(apply_fn, 3, batch_size=0)
+
+
+def test_reinforce_needs_a_key_and_init_needs_params():
+  g = games.uniform(jax.random.PRNGKey(0), 4, beta=0.1)
+  apply_fn, params = games.approximate.tabular_policy(g)
+  solver = approx(apply_fn, 2, batch_size=8)
+  with pytest.raises(ValueError, match="key"):
+    games.run(solver, g, solver.init(g, params), num_steps=1, metrics=())
+  with pytest.raises(ValueError, match="params"):
+    games.run(solver, g, num_steps=1, metrics=())
+  assert solver.queries_per_step == 2 * 2 * 8  # 2 proximal problems × M inner steps × B comparisons
+
+
+def test_the_state_carries_the_policy_that_run_measures(x64):
+  g, eq, apply_fn, params = _setup()
+  solver = approx(apply_fn, 5)
+  final, tr = games.run(solver, g, solver.init(g, params), num_steps=3, equilibrium=eq)
+  np.testing.assert_allclose(np.asarray(final.log_pi), np.asarray(jax.nn.log_softmax(apply_fn(final.params))),
+                             atol=1e-15)
+  want = float(jnp.sum(jnp.exp(eq) * (eq - final.log_pi)))  # KL(π*‖π_3) written out
+  np.testing.assert_allclose(float(tr.kl[-1]), want, rtol=1e-10)

@@ -163,7 +163,7 @@ def test_span_seminorm_is_shift_invariant():
   assert float(games.span_seminorm(a + 7.0, b)) == pytest.approx(float(games.span_seminorm(a, b)))
 
 
-def test_kl_to_is_accurate_near_zero(x64):
+def test_the_trajectory_kl_is_accurate_near_zero(x64):
   p = np.log(np.array([0.2, 0.3, 0.5]))
   q = p + np.array([1e-10, -1e-10, 0.0])
   # KL ≈ ½ Σ p δ² (next term O(δ³)) with δ the log-ratio: ~1e-21, far below the 1e-16 floor of the
@@ -171,7 +171,11 @@ def test_kl_to_is_accurate_near_zero(x64):
   lq = q - np.log(np.exp(q).sum())
   d = p - lq
   want = float(np.sum(np.exp(p) * d**2) / 2)
-  np.testing.assert_allclose(float(games.kl_to(jnp.asarray(p), jnp.asarray(lq))), want, rtol=1e-4)
+  g = games.preference_game(np.array([[0.5, 0.7, 0.2], [0.3, 0.5, 0.6], [0.8, 0.4, 0.5]]), beta=0.1)
+  solver = games.nash_mp.solver(step_size=0.2)
+  _, tr = games.run(solver, g, solver.init(g, jnp.asarray(lq)), num_steps=0, equilibrium=jnp.asarray(p),
+                    metrics=("kl",))
+  np.testing.assert_allclose(float(tr.kl[0]), want, rtol=1e-4)
 
 
 def test_games_vmap_over_beta_and_seed(x64):

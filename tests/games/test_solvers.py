@@ -13,6 +13,7 @@ import pytest
 from scipy import optimize
 
 from divjax import games
+from divjax.divergences import kl_divergence
 from divjax.games import _solver
 
 
@@ -23,6 +24,10 @@ def np_softmax(x):
 
 def np_log_softmax(x):
   return x - x.max() - np.log(np.exp(x - x.max()).sum())
+
+
+def kl(log_p, log_q):
+  return kl_divergence(log_p, log_q, logits=True)
 
 
 def instance(family, n, beta, seed=0):
@@ -94,9 +99,9 @@ def np_nash_md(P, lref, beta, eta, l):
 def test_update_matches_numpy_transcription(solver, oracle, step, queries, x64):
   g = instance("uniform", 6, 0.2)
   P, lref = np.asarray(g.preference), np.asarray(g.log_ref)
-  s = solver.init(g)
+  s = solver.solver(step_size=step).init(g)
   l = lref.copy()
-  update = jax.jit(lambda s: solver.update(g, s, step_size=step))
+  update = jax.jit(lambda s: solver.solver(step_size=step).update(g, s))
   for _ in range(5):
     s = update(s)
     l = oracle(P, lref, 0.2, step, l)
@@ -142,8 +147,8 @@ def test_nash_mp_equals_egpo_under_the_reparametrisation(family, n, beta, x64):
   eta = 2 * beta
   eta_e = games.egpo.step_size_from_nash_mp(eta, beta)
   assert eta_e == pytest.approx(2 / (1 + 2 * beta))
-  a, _ = games.nash_mp.run(g, step_size=eta, num_steps=50, metrics=())
-  b, _ = games.egpo.run(g, step_size=eta_e, num_steps=50, metrics=())
+  a, _ = games.run(games.nash_mp.solver(step_size=eta), g, num_steps=50, metrics=())
+  b, _ = games.run(games.egpo.solver(step_size=eta_e), g, num_steps=50, metrics=())
   np.testing.assert_allclose(np.asarray(a.log_pi), np.asarray(b.log_pi), atol=1e-10)
 
 
@@ -153,10 +158,11 @@ def test_theorem_bound_holds_on_every_iterate_from_random_starts(family, n, x64)
   # A.8.4: KL(π*‖π_k) ≤ (1+2β)^{-k} KL(π*‖π_0), η = 2β, from π_ref and three random starts.
   betas = [0.03, 0.3]
   starts = np.concatenate([np.zeros((1, n)), 3.0 * np.random.default_rng(1).standard_normal((3, n))])
-  run = jax.jit(jax.vmap(lambda l0, g, eq: games.nash_mp.run(g, step_size=2 * g.beta, num_steps=300,
-                                                             log_pi0=l0, equilibrium=eq,
-                                                             metrics=("kl",))[1].kl,
-                         in_axes=(0, None, None)))
+  def kl_trajectory(l0, g, eq):
+    solver = games.nash_mp.solver(step_size=2 * g.beta)
+    return games.run(solver, g, solver.init(g, l0), num_steps=300, equilibrium=eq, metrics=("kl",))[1].kl
+
+  run = jax.jit(jax.vmap(kl_trajectory, in_axes=(0, None, None)))
   for beta in betas:
     g = instance(family, n, beta)
     eq = games.solve_equilibrium(g).log_pi
@@ -176,7 +182,7 @@ def test_late_phase_rate_is_the_square_of_the_bound(family, n, beta, x64):
   # the span ratio ≈ (1+2β)^{-1}.
   g = instance(family, n, beta)
   eq = games.solve_equilibrium(g).log_pi
-  _, tr = games.nash_mp.run(g, step_size=2 * beta, num_steps=1000, equilibrium=eq)
+  _, tr = games.run(games.nash_mp.solver(step_size=2 * beta), g, num_steps=1000, equilibrium=eq)
   kl, span = np.asarray(tr.kl), np.asarray(tr.span)
   m = int(np.nonzero(kl < 1e-26)[0][0])
   i = m // 2
@@ -189,13 +195,14 @@ def test_gap_identity_and_sandwich_on_every_iterate(x64):
   beta = 0.05
   g = instance("cyclic", 11, beta)
   eq = games.solve_equilibrium(g).log_pi
-  s = games.nash_mp.init(g)
+  solver = games.nash_mp.solver(step_size=2 * beta)
+  s = solver.init(g)
   for _ in range(60):
-    s = games.nash_mp.update(g, s, step_size=2 * beta)
+    s = solver.update(g, s)
     gap = float(games.exploitability(g, s.log_pi))
     np.testing.assert_allclose(gap, float(games.exploitability_closed_form(g, s.log_pi)), atol=1e-12)
-    lower = beta * float(games.kl_to(s.log_pi, eq))
-    upper = lower + float(games.kl_to(eq, s.log_pi)) / (4 * beta)
+    lower = beta * float(kl(s.log_pi, eq))
+    upper = lower + float(kl(eq, s.log_pi)) / (4 * beta)
     assert lower * (1 - 1e-9) <= gap <= upper * (1 + 1e-9)
 
 
@@ -205,8 +212,8 @@ def test_eta_above_2beta_stalls_on_the_cyclic_tournament(x64):
   beta = 0.01
   g = instance("cyclic", 11, beta, seed=3)
   eq = games.solve_equilibrium(g).log_pi
-  run = jax.jit(jax.vmap(lambda eta: games.nash_mp.run(g, step_size=eta, num_steps=3788, equilibrium=eq,
-                                                       metrics=("kl",))[1].kl))
+  run = jax.jit(jax.vmap(lambda eta: games.run(games.nash_mp.solver(step_size=eta), g, num_steps=3788,
+                                               equilibrium=eq, metrics=("kl",))[1].kl))
   kl = np.asarray(run(jnp.array([2 * beta, 4 * beta])))
   m, i = 3788, 1894
   per_query = (kl[:, m] / kl[:, i])**(1 / (2 * (m - i)))
@@ -224,15 +231,16 @@ def test_eta_above_2beta_stalls_on_the_cyclic_tournament(x64):
 def test_run_records_the_trajectory(x64):
   g = instance("uniform", 5, 0.5)
   eq = games.solve_equilibrium(g).log_pi
-  final, tr = jax.jit(lambda g: games.nash_mp.run(g, step_size=1.0, num_steps=7, equilibrium=eq))(g)
+  final, tr = jax.jit(lambda g: games.run(games.nash_mp.solver(step_size=1.0), g, num_steps=7,
+                                          equilibrium=eq))(g)
   assert tr.kl.shape == tr.exploitability.shape == tr.span.shape == tr.queries.shape == (8,)
   np.testing.assert_array_equal(np.asarray(tr.queries), 2 * np.arange(8))
-  np.testing.assert_allclose(float(tr.kl[-1]), float(games.kl_to(eq, final.log_pi)), rtol=1e-12)
-  np.testing.assert_allclose(float(tr.kl[0]), float(games.kl_to(eq, g.log_ref)), rtol=1e-12)
+  np.testing.assert_allclose(float(tr.kl[-1]), float(kl(eq, final.log_pi)), rtol=1e-12)
+  np.testing.assert_allclose(float(tr.kl[0]), float(kl(eq, g.log_ref)), rtol=1e-12)
 
 
 def test_run_without_metrics_records_only_queries(x64):
-  _, tr = games.mmd.run(instance("uniform", 5, 0.5), step_size=0.3, num_steps=3, metrics=())
+  _, tr = games.run(games.mmd.solver(step_size=0.3), instance("uniform", 5, 0.5), num_steps=3, metrics=())
   assert tr.kl is None and tr.exploitability is None and tr.span is None
   np.testing.assert_array_equal(np.asarray(tr.queries), [0, 1, 2, 3])
 
@@ -241,18 +249,18 @@ def test_run_vmaps_over_step_size_and_games(x64):
   g = instance("skew_sigmoid", 6, 0.2)
   eq = games.solve_equilibrium(g).log_pi
   steps = jnp.array([0.1, 0.4])
-  kl = jax.vmap(lambda st: games.nash_md.run(g, step_size=st, num_steps=20, equilibrium=eq,
-                                             metrics=("kl",))[1].kl)(steps)
+  run = lambda st: games.run(games.nash_md.solver(step_size=st), g, num_steps=20, equilibrium=eq,
+                             metrics=("kl",))[1].kl
+  kls = jax.vmap(run)(steps)
   for i, st in enumerate(np.asarray(steps)):
-    _, tr = games.nash_md.run(g, step_size=float(st), num_steps=20, equilibrium=eq, metrics=("kl",))
-    np.testing.assert_allclose(np.asarray(kl[i]), np.asarray(tr.kl), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(kls[i]), np.asarray(run(float(st))), rtol=1e-12)
 
 
 def test_run_gradient_with_respect_to_the_step_size_is_finite(x64):
   g = instance("uniform", 5, 0.3)
   eq = games.solve_equilibrium(g).log_pi
-  f = lambda eta: games.nash_mp.run(g, step_size=eta, num_steps=10, equilibrium=eq,
-                                    metrics=("kl",))[1].kl[-1]
+  f = lambda eta: games.run(games.nash_mp.solver(step_size=eta), g, num_steps=10, equilibrium=eq,
+                            metrics=("kl",))[1].kl[-1]
   d = float(jax.grad(f)(0.6))
   fd = (float(f(0.6 + 1e-6)) - float(f(0.6 - 1e-6))) / 2e-6
   np.testing.assert_allclose(d, fd, rtol=1e-5)
@@ -263,12 +271,67 @@ def test_run_gradient_with_respect_to_the_step_size_is_finite(x64):
 def test_invalid_step_sizes_raise(solver, step):
   g = instance("uniform", 4, 0.1)
   with pytest.raises(ValueError, match="step_size"):
-    solver.run(g, step_size=step, num_steps=2, metrics=())
+    games.run(solver.solver(step_size=step), g, num_steps=2, metrics=())
 
 
 def test_invalid_start_raises():
   g = instance("uniform", 4, 0.1)
   with pytest.raises(ValueError, match="log_pi0"):
-    games.nash_mp.run(g, step_size=0.2, num_steps=2, log_pi0=jnp.zeros(3), metrics=())
+    games.nash_mp.solver(step_size=0.2).init(g, jnp.zeros(3))
   with pytest.raises(ValueError, match="metrics"):
-    games.nash_mp.run(g, step_size=0.2, num_steps=2, metrics=("loss",))
+    games.run(games.nash_mp.solver(step_size=0.2), g, num_steps=2, metrics=("loss",))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Solvers as values.
+
+CONSTRUCTORS = [(games.nash_mp, 0.4), (games.egpo, 0.9), (games.mmd, 0.7), (games.nash_md, 0.9)]
+
+
+@pytest.mark.parametrize("module, step", CONSTRUCTORS)
+def test_each_constructor_returns_a_game_solver_with_its_query_cost(module, step, x64):
+  solver = module.solver(step_size=step)
+  assert isinstance(solver, games.GameSolver)
+  assert solver.queries_per_step == module.QUERIES_PER_STEP
+  g = instance("uniform", 5, 0.3)
+  s0 = solver.init(g)
+  a, b = solver.update(g, s0), solver.update(g, s0)  # pure: the same state gives the same step
+  np.testing.assert_array_equal(np.asarray(a.log_pi), np.asarray(b.log_pi))
+  assert int(a.queries) == solver.queries_per_step and int(a.step) == 1
+
+
+@pytest.mark.parametrize("module, step", CONSTRUCTORS)
+def test_one_solver_value_serves_a_vmapped_batch_of_games(module, step, x64):
+  solver = module.solver(step_size=step)
+  game_list = [instance("skew_sigmoid", 6, 0.2, seed=s) for s in range(3)]
+  stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *game_list)
+  final, _ = jax.jit(jax.vmap(lambda g: games.run(solver, g, num_steps=15, metrics=())))(stacked)
+  for i, g in enumerate(game_list):
+    one, _ = games.run(solver, g, num_steps=15, metrics=())
+    np.testing.assert_allclose(np.asarray(final.log_pi[i]), np.asarray(one.log_pi), atol=1e-13)
+
+
+@pytest.mark.parametrize("module", [games.nash_mp, games.egpo, games.mmd, games.nash_md])
+@pytest.mark.parametrize("step", [0.0, -1.0, float("nan")])
+def test_a_non_positive_step_is_rejected_by_the_constructor(module, step):
+  with pytest.raises(ValueError, match="step_size"):
+    module.solver(step_size=step)
+
+
+def test_run_takes_a_solver_value():
+  g = instance("uniform", 4, 0.1)
+  with pytest.raises(TypeError, match="solver"):
+    games.run(games.nash_mp, g, num_steps=2)
+  with pytest.raises(ValueError, match="num_steps"):
+    games.run(games.mmd.solver(step_size=0.1), g, num_steps=-1)
+
+
+def test_run_from_a_given_state_continues_where_it_stopped(x64):
+  # Two runs of 10 equal one run of 20 (the state carries the iteration and the queries).
+  g = instance("cyclic", 7, 0.1)
+  solver = games.egpo.solver(step_size=1.5)
+  mid, _ = games.run(solver, g, num_steps=10, metrics=())
+  two, tr = games.run(solver, g, mid, num_steps=10, metrics=())
+  one, _ = games.run(solver, g, num_steps=20, metrics=())
+  np.testing.assert_allclose(np.asarray(two.log_pi), np.asarray(one.log_pi), atol=1e-14)
+  assert int(two.queries) == int(one.queries) == 40 and int(tr.queries[0]) == 20
