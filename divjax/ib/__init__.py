@@ -6,9 +6,10 @@
 * :mod:`~divjax.ib.gaussian_ib` — the exactly solvable Gaussian IB: optimal linear projections at every
   β, critical β's, exact information of linear-Gaussian encoders and the IB curve.
 * :mod:`~divjax.ib.objectives` — variational IB and CS-IB losses, pure functions for flax + optax.
-* :mod:`~divjax.ib.layerwise` — layerwise KL and W₁ generalisation bounds on the linear-Gaussian
-  instance, contraction (SDPI) coefficients of Dropout, DropConnect and Gaussian noise injection, and
-  the exact generalisation gap of the Gibbs algorithm on a finite parameter space (He, Yu & Goldfeld,
+* :mod:`~divjax.ib.layerwise` — a package by topic: layerwise KL and W₁ generalisation bounds on the
+  linear-Gaussian instance (``layerwise.linear_gaussian``), contraction (SDPI) coefficients of Dropout,
+  DropConnect and Gaussian noise injection (``layerwise.contraction``), and the exact generalisation gap
+  of the Gibbs algorithm on a finite parameter space (``layerwise.gibbs``) (He, Yu & Goldfeld,
   arXiv:2404.03176; Aminian et al., arXiv:2107.13656).
 
 All values are in nats.
