@@ -753,33 +753,39 @@ def cauchy_schwarz_divergence(p: ArrayLike,
                               axis: int = -1,
                               where: ArrayLike | None = None,
                               logits: bool = False) -> Array:
-  r"""Cauchy–Schwarz divergence between discrete distributions.
+  r"""Cauchy–Schwarz divergence between discrete distributions (the CS-IB convention).
 
-  .. math::  D_{\mathrm{CS}}(p, q) = -\log \frac{\sum_i p_i q_i}{\sqrt{\sum_i p_i^2 \sum_i q_i^2}}
-             = -\log\Big(1 - \tfrac12 \|\hat p - \hat q\|_2^2\Big),
+  .. math::  D_{\mathrm{CS}}(p, q) = -\log \frac{\big(\sum_i p_i q_i\big)^2}{\sum_i p_i^2 \sum_i q_i^2}
+             = -2\log\Big(1 - \tfrac12 \|\hat p - \hat q\|_2^2\Big),
              \qquad \hat p = p / \|p\|_2,
 
-  the second form being the one computed (no cancellation near p = q). Symmetric, zero iff p = q,
-  ``+inf`` for disjoint supports; not an f-divergence. Arguments as in :func:`kl_divergence`.
+  i.e. :math:`-2\log\cos\angle(p, q)`, the second form being the one computed (no cancellation near
+  p = q). Symmetric, zero iff p = q, ``+inf`` for disjoint supports; not an f-divergence. Arguments as
+  in :func:`kl_divergence`.
 
-  This is Principe's convention, half of the :math:`-\log\big((\sum p q)^2 / (\sum p^2 \sum q^2)\big)`
-  used by the CS-IB paper (Yu et al., ICLR 2024, arXiv:2404.17951) and by :mod:`divjax.ib`; see
-  :doc:`/theory/fdivergences`.
+  divjax's one Cauchy–Schwarz convention, shared by every CS function (this one,
+  :func:`gaussian_cauchy_schwarz_divergence`, :func:`divjax.ib.cs_divergence`,
+  :func:`divjax.ib.gaussian_cs_divergence`, the CS-QMI and the CS-IB loss) is that of Yu et al.
+  (arXiv:2404.17951). It is **twice** Jenssen et al.'s (2006) and Principe's
+  :math:`-\log\big(\sum p q/\sqrt{\sum p^2 \sum q^2}\big)`: divide by 2 for theirs. See the
+  Conventions page.
 
   References:
-    * Principe, *Information Theoretic Learning: Renyi's Entropy and Kernel Perspectives*,
-      Springer, 2010, ch. 2.
     * Jenssen, Principe, Erdogmus & Eltoft, *The Cauchy–Schwarz divergence and Parzen windowing:
       connections to graph theory and Mercer kernels*, J. Franklin Inst. 343, 2006.
+    * Yu, Yu, Løkse, Jenssen & Príncipe, *Cauchy–Schwarz divergence information bottleneck for
+      regression*, ICLR 2024, arXiv:2404.17951.
+    * Principe, *Information Theoretic Learning: Renyi's Entropy and Kernel Perspectives*,
+      Springer, 2010, ch. 2.
 
   Examples:
-    Σ p q = 0.5, Σ p² = 0.5 and Σ q² = 0.82, so the value is −log(0.5 / √0.41):
+    Σ p q = 0.5, Σ p² = 0.5 and Σ q² = 0.82, so the value is −log(0.25 / 0.41):
 
     >>> import jax.numpy as jnp
     >>> from divjax import divergences as dv
     >>> p, q = jnp.array([0.5, 0.5]), jnp.array([0.9, 0.1])
     >>> print(f"{float(dv.cauchy_schwarz_divergence(p, q)):.4f}")
-    0.2473
+    0.4947
   """
   lp, lq = _prepare(p, q, axis, where, logits)
   # Unit-norm log-vectors.
@@ -788,14 +794,14 @@ def cauchy_schwarz_divergence(p: ArrayLike,
   pair = _Pair(lp_hat, lq_hat)
   terms = jnp.where(pair.both, pair.q_minus_p()**2, pair.p**2 + pair.q**2)
   sq = jnp.sum(terms, axis=axis)
-  # Near p = q the log1p form is exact; for nearly orthogonal p, q (cos θ < ½) it would underflow, and
-  # the direct log-space form -log Σ p̂ q̂ has no cancellation there.
+  # D = −2 log cos θ. Near p = q the log1p form is exact; for nearly orthogonal p, q (cos θ < ½) it would
+  # underflow, and the direct log-space form −2 log Σ p̂ q̂ has no cancellation there.
   near = sq < 1.0
-  via_sq = -jnp.log1p(-0.5 * jnp.where(near, sq, 0.0))
+  via_sq = -2.0 * jnp.log1p(-0.5 * jnp.where(near, sq, 0.0))
   cross = jnp.where(pair.both, jnp.where(pair.both, lp_hat, 0.0) + jnp.where(pair.both, lq_hat, 0.0),
                     -jnp.inf)
   far = ~near & jnp.any(pair.both, axis=axis)
-  via_log = -jax.nn.logsumexp(jnp.where(jnp.expand_dims(far, axis), cross, 0.0), axis=axis)
+  via_log = -2.0 * jax.nn.logsumexp(jnp.where(jnp.expand_dims(far, axis), cross, 0.0), axis=axis)
   return _guard(jnp.where(near, via_sq, jnp.where(far, via_log, jnp.inf)), lp, lq, axis)
 
 

@@ -53,7 +53,8 @@ def np_alpha(p, q, alpha):
 
 
 def np_cs(p, q):
-  return -np.log((p * q).sum(-1) / np.sqrt((p * p).sum(-1) * (q * q).sum(-1)))
+  # divjax's (Yu et al. 2024) convention: −log((Σpq)²/(Σp² Σq²)), twice Jenssen et al.'s.
+  return -np.log((p * q).sum(-1)**2 / ((p * p).sum(-1) * (q * q).sum(-1)))
 
 
 def log_space_oracles(lp, lq):
@@ -63,7 +64,7 @@ def log_space_oracles(lp, lq):
       "kl": np.sum(np.where(p > 0, p * (lp - lq), 0.0)),
       "renyi2": sp.logsumexp(2 * lp - lq),
       "renyi_half": -2 * sp.logsumexp(0.5 * (lp + lq)),
-      "cs": -sp.logsumexp(lp + lq) + 0.5 * sp.logsumexp(2 * lp) + 0.5 * sp.logsumexp(2 * lq),
+      "cs": -2 * sp.logsumexp(lp + lq) + sp.logsumexp(2 * lp) + sp.logsumexp(2 * lq),
   }
 
 

@@ -397,7 +397,7 @@ def ib_probes() -> list[Probe]:
             {"x": "points", "y": "points", "sigma": "positive"}),
       Probe("ib.cs_divergence", ib.cs_divergence, {"x": _X, "y": _Y, "sigma": 1.0},
             {"x": "points", "y": "points", "sigma": "positive"}),
-      Probe("ib.cs_divergence_gaussian", ib.cs_divergence_gaussian,
+      Probe("ib.gaussian_cs_divergence", ib.gaussian_cs_divergence,
             {"mean_p": _MEAN, "cov_p": _COV_P, "mean_q": -_MEAN, "cov_q": _COV_Q,
              "kernel_width": 0.5},
             {"mean_p": "mean", "cov_p": "cov", "mean_q": "mean", "cov_q": "cov",
@@ -412,7 +412,7 @@ def ib_probes() -> list[Probe]:
       Probe("ib.cs_qmi_normalized", ib.cs_qmi_normalized,
             {"x": _X, "t": _X[:, :1] + 0.1, **two_widths},
             {"x": "samples", "t": "samples", "sigma_x": "positive", "sigma_t": "positive"}),
-      Probe("ib.cs_qmi_gaussian", ib.cs_qmi_gaussian,
+      Probe("ib.gaussian_cs_qmi", ib.gaussian_cs_qmi,
             {"cov": np.array([[1.0, 0.6, 0.1], [0.6, 1.0, 0.2], [0.1, 0.2, 1.0]]), "dim_x": 1},
             {"cov": "cov", "dim_x": "count"},
             edges=frozenset({("cov", "mismatch")})),  # a (d+1)-dimensional joint law is valid

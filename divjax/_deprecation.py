@@ -1,0 +1,53 @@
+"""Deprecated names: aliases of renamed functions and renamed keyword arguments (private).
+
+A renamed public name keeps working for one minor version (see CHANGELOG.md) and emits a
+``DeprecationWarning`` whose message names the replacement. Aliases are module attributes but are kept
+out of ``__all__``: they are not star-exported, documented or fuzzed on their own (the function they
+forward to is).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Any, Callable
+
+
+def alias(fn: Callable[..., Any], old: str, new: str, *, note: str = "") -> Callable[..., Any]:
+  """A function named ``old`` that warns and then calls ``fn`` (public name ``new``) unchanged."""
+  message = f"{old} is deprecated; use {new}{' (' + note + ')' if note else ''}."
+
+  @functools.wraps(fn)
+  def deprecated(*args: Any, **kwargs: Any) -> Any:
+    warnings.warn(message, DeprecationWarning, stacklevel=2)
+    return fn(*args, **kwargs)
+
+  deprecated.__name__ = deprecated.__qualname__ = old.rsplit(".", 1)[-1]
+  deprecated.__doc__ = f"Deprecated alias of :func:`{new}`: {message}"
+  return deprecated
+
+
+def renamed_keywords(**renames: str | tuple[str, str]
+                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+  """Accepts old keyword names, mapped to new ones with a ``DeprecationWarning``.
+
+  ``renamed_keywords(order="alpha")`` maps ``order=`` to ``alpha=``; a value ``(new, note)`` adds
+  ``note`` to the warning (e.g. to say what the old name meant). Passing both names is a
+  ``TypeError``.
+  """
+  def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    table = {old: (new, "") if isinstance(new, str) else new for old, new in renames.items()}
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+      for old in table.keys() & kwargs.keys():
+        new, note = table[old]
+        if new in kwargs:
+          raise TypeError(f"{fn.__name__}: pass {new}= only ({old}= is its deprecated name).")
+        warnings.warn(f"{fn.__name__}({old}=...) is deprecated; use {new}=... instead."
+                      f"{' ' + note if note else ''}", DeprecationWarning, stacklevel=2)
+        kwargs[new] = kwargs.pop(old)
+      return fn(*args, **kwargs)
+
+    return wrapper
+  return decorate
