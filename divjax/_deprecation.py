@@ -9,8 +9,21 @@ forward to is).
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from typing import Any, Callable
+
+
+def warn(message: str) -> None:
+  """A ``DeprecationWarning`` attributed to the first caller outside divjax (the user's line).
+
+  Python shows a ``DeprecationWarning`` by default only when it is attributed to ``__main__``, so it
+  must point past divjax's own wrappers (``guarded``, keyword maps), however many there are.
+  """
+  frame, level = sys._getframe(0), 1
+  while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "divjax":
+    frame, level = frame.f_back, level + 1
+  warnings.warn(message, DeprecationWarning, stacklevel=level)
 
 
 def alias(fn: Callable[..., Any], old: str, new: str, *, note: str = "") -> Callable[..., Any]:
@@ -19,7 +32,7 @@ def alias(fn: Callable[..., Any], old: str, new: str, *, note: str = "") -> Call
 
   @functools.wraps(fn)
   def deprecated(*args: Any, **kwargs: Any) -> Any:
-    warnings.warn(message, DeprecationWarning, stacklevel=2)
+    warn(message)
     return fn(*args, **kwargs)
 
   deprecated.__name__ = deprecated.__qualname__ = old.rsplit(".", 1)[-1]
@@ -44,8 +57,8 @@ def renamed_keywords(**renames: str | tuple[str, str]
         new, note = table[old]
         if new in kwargs:
           raise TypeError(f"{fn.__name__}: pass {new}= only ({old}= is its deprecated name).")
-        warnings.warn(f"{fn.__name__}({old}=...) is deprecated; use {new}=... instead."
-                      f"{' ' + note if note else ''}", DeprecationWarning, stacklevel=2)
+        warn(f"{fn.__name__}({old}=...) is deprecated; use {new}=... instead."
+             f"{' ' + note if note else ''}")
         kwargs[new] = kwargs.pop(old)
       return fn(*args, **kwargs)
 

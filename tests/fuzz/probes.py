@@ -524,9 +524,11 @@ def ot_probes() -> list[Probe]:
   probes = [
       Probe("ot.sinkhorn_cost", ot.sinkhorn_cost, {"x": _X, "y": _Y, "epsilon": 0.5},
             {"x": "points", "y": "points", "epsilon": "positive"}),
-      Probe("ot.sinkhorn_cost(weights)", ot.sinkhorn_cost,
+      Probe("ot.sinkhorn_cost(weights, options)",
+            lambda x, y, a, epsilon, max_iterations: ot.sinkhorn_cost(
+                x, y, a, epsilon=epsilon, options=ot.SinkhornOptions(max_iterations=max_iterations)),
             {"x": _X, "y": _Y, "a": a, "epsilon": 0.5, "max_iterations": 200},
-            {"a": "prob", "max_iterations": "count"}),
+            {"a": "prob", "max_iterations": "count"}, targets=(ot.sinkhorn_cost,)),
       Probe("ot.sinkhorn_divergence", ot.sinkhorn_divergence, {"x": _X, "y": _Y, "epsilon": 0.5},
             {"x": "points", "y": "points", "epsilon": "positive"}),
       Probe("ot.histogram_sinkhorn_cost", ot.histogram_sinkhorn_cost,
@@ -562,10 +564,15 @@ def ot_probes() -> list[Probe]:
             {"student_logits": "matrix", "teacher_logits": "matrix", "temperature": "positive"}),
       Probe("ot.distillation_loss", ot.distillation_loss,
             {"student_logits": zs, "teacher_logits": zt, "labels": np.array([0, 1, 2, 0]),
-             "alpha": 0.9, "beta": 0.5},
-            {"student_logits": "matrix", "teacher_logits": "matrix", "alpha": "unit",
+             "kd_weight": 0.9, "beta": 0.5},
+            {"student_logits": "matrix", "teacher_logits": "matrix", "kd_weight": "unit",
              "beta": "positive"},
-            edges=frozenset({("beta", "zero"), ("alpha", "zero"), ("alpha", "tiny")})),
+            edges=frozenset({("beta", "zero"), ("kd_weight", "zero"), ("kd_weight", "tiny")})),
+      Probe("ot.kd_divergence(alpha)", ot.kd_divergence,
+            {"student_logits": zs, "teacher_logits": zt, "alpha": 0.3},
+            {"alpha": "scalar"}, {"kind": "alpha"},
+            # Every real α is an order of the α-divergence (0 and 1 are the KL limits).
+            edges=frozenset({("alpha", "zero"), ("alpha", "negative")}), static=("alpha",)),
   ]
   return probes
 
