@@ -294,13 +294,13 @@ def test_grad_wrt_alpha_is_smooth_through_one(x64):
 # Masks, axes, broadcasting, jit and vmap.
 
 
-def test_where_restricts_and_renormalises_both_distributions(x64):
+def test_condition_on_restricts_and_renormalises_both_distributions(x64):
   p, q = dirichlet_pairs(10, shape=(3, 6), zeros=False)
   keep = np.array([True, True, False, True, False, True])
   ps = p[:, keep] / p[:, keep].sum(-1, keepdims=True)
   qs = q[:, keep] / q[:, keep].sum(-1, keepdims=True)
-  np.testing.assert_allclose(dv.kl_divergence(p, q, where=keep), np_kl(ps, qs), rtol=1e-12)
-  np.testing.assert_allclose(dv.js_divergence(np.log(p), np.log(q), where=keep, logits=True),
+  np.testing.assert_allclose(dv.kl_divergence(p, q, condition_on=keep), np_kl(ps, qs), rtol=1e-12)
+  np.testing.assert_allclose(dv.js_divergence(np.log(p), np.log(q), condition_on=keep, logits=True),
                              np_js(ps, qs), rtol=1e-12)
 
 
@@ -430,8 +430,14 @@ def test_classical_inequalities(p, q):
     ([0.5, 0.5], [0.3, 0.3, 0.4], {}, ValueError, r"does not broadcast"),
     ([0.0, np.inf], [0.0, 0.0], {"logits": True}, ValueError, r"p contains \+inf"),
     ([-np.inf, -np.inf], [0.0, 0.0], {"logits": True}, ValueError, r"p is -inf for every category"),
-    ([0.5, 0.5], [0.5, 0.5], {"where": np.array([False, False])}, ValueError, r"where masks out"),
-    ([0.5, 0.5], [0.5, 0.5], {"where": np.array([1, 0])}, TypeError, r"where must be a boolean"),
+    ([0.5, 0.5], [0.5, 0.5], {"condition_on": np.array([False, False])}, ValueError,
+     r"condition_on masks out"),
+    ([0.5, 0.5], [0.5, 0.5], {"condition_on": np.array([1, 0])}, TypeError,
+     r"condition_on must be a boolean"),
+    ([0.5, 0.5], [0.5, 0.5], {"sum_where": np.array([1, 0])}, TypeError,
+     r"sum_where must be a boolean"),
+    ([[0.5, 0.5]], [0.5, 0.5], {"row_mask": np.array([True, False])}, ValueError,
+     r"row_mask with shape \(2,\) must broadcast to the output's shape \(1,\)"),
     (0.5, 0.5, {}, ValueError, r"p must have at least one dimension"),
     ("ab", [0.5, 0.5], {}, TypeError, r"p must be a numeric array"),
 ])
@@ -539,13 +545,14 @@ def test_f_divergence_lower_clip_keeps_finite_values():
 
 
 def test_mask_keeping_only_empty_categories_raises():
-  with pytest.raises(ValueError, match=r"p has no probability mass on the categories kept by where"):
+  with pytest.raises(ValueError,
+                     match=r"p has no probability mass on the categories kept by condition_on"):
     dv.kl_divergence(jnp.array([0.5, 0.5, 0.0]), jnp.array([0.2, 0.3, 0.5]),
-                     where=jnp.array([False, False, True]))
+                     condition_on=jnp.array([False, False, True]))
 
 
 def test_mask_keeping_only_empty_categories_is_nan_under_jit():
-  f = jax.jit(lambda p, q, w: jnp.stack([fn(p, q, where=w) for fn in ALL.values()]))
+  f = jax.jit(lambda p, q, w: jnp.stack([fn(p, q, condition_on=w) for fn in ALL.values()]))
   got = f(jnp.array([0.5, 0.5, 0.0]), jnp.array([0.2, 0.3, 0.5]), jnp.array([False, False, True]))
   assert np.isnan(got).all()
 

@@ -51,6 +51,13 @@ def divergence_probes() -> list[Probe]:
       probes.append(Probe(f"divergences.{name}(logits)", getattr(dv, name),
                           {"p": _LOGITS, "q": np.log(_Q)}, {"p": "logits", "q": "logits"},
                           {"logits": True}))
+  # The masks do not switch the checks off: a corrupted p or q is still named (row_mask keeps the row).
+  keep = np.array([True, True, False, True, True])
+  for mask in ("condition_on", "sum_where"):
+    probes.append(Probe(f"divergences.kl_divergence({mask})", dv.kl_divergence, pq, pq_kinds,
+                        {mask: keep}))
+  probes.append(Probe("divergences.kl_divergence(row_mask)", dv.kl_divergence, pq, pq_kinds,
+                      {"row_mask": np.bool_(True)}))
   for name in ("renyi_divergence", "alpha_divergence"):
     probes.append(Probe(f"divergences.{name}", getattr(dv, name), {**pq, "alpha": 0.5},
                         {**pq_kinds, "alpha": "scalar"},
