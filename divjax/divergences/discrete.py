@@ -326,7 +326,7 @@ def _compiled(check: Callable[..., None]) -> Callable[[Callable[..., Array]], Ca
           arguments[key] = np.asarray(value)
       for name in _distributions(arguments):
         if not isinstance(arguments[name], jax.Array):   # a jax.Array's dtype is checked when traced
-          _validate.array(name, arguments[name])
+          _validate.array(arguments["name"] if name == "x" else name, arguments[name])
       _check_masks(fn.__name__, arguments)
       if "generator" in arguments and not isinstance(arguments["generator"], FGenerator):
         raise TypeError(f"generator must be an FGenerator, got {type(arguments['generator']).__name__}.")
