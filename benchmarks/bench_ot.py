@@ -130,8 +130,8 @@ def _ott_direct(x, y, eps, max_iterations):
 
 
 def _divjax(x, y, eps, max_iterations):
-  r = ot.sinkhorn_cost(x, y, epsilon=eps, threshold=THRESHOLD, norm_error=2, inner_iterations=10,
-                       max_iterations=max_iterations)
+  r = ot.sinkhorn_cost(x, y, epsilon=eps, options=ot.SinkhornOptions(
+      threshold=THRESHOLD, norm_error=2, inner_iterations=10, max_iterations=max_iterations))
   return r.value, r.transport_cost, r.converged, r.n_iters
 
 
@@ -189,14 +189,16 @@ def case_batch(sizes: Sizes, rows: list[dict[str, Any]]) -> None:
   eps = 0.1 * float(M.mean())
   case = f"{p} × ({n}×{n}), d={d}, ε=0.1·mean cost"
   xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
-  kw = dict(epsilon=eps, threshold=THRESHOLD, norm_error=2, inner_iterations=10)
-  loop, loop_c = _compiled(lambda x, y: ot.batched_sinkhorn_cost(x, y, method="loop",
-                                                                 max_iterations=sizes.max_iterations, **kw),
-                           xj, yj)
+  def options(budget):
+    return ot.SinkhornOptions(threshold=THRESHOLD, norm_error=2, inner_iterations=10,
+                              max_iterations=budget)
+
+  loop, loop_c = _compiled(lambda x, y: ot.batched_sinkhorn_cost(
+      x, y, epsilon=eps, method="loop", options=options(sizes.max_iterations)), xj, yj)
   out_loop = loop(xj, yj)
   budget = int(np.ceil(int(np.max(out_loop.n_iters)) / 10) * 10)
-  vm, vm_c = _compiled(lambda x, y: ot.batched_sinkhorn_cost(x, y, method="vmap", max_iterations=budget, **kw),
-                       xj, yj)
+  vm, vm_c = _compiled(lambda x, y: ot.batched_sinkhorn_cost(
+      x, y, epsilon=eps, method="vmap", options=options(budget)), xj, yj)
   od, od_c = _compiled(jax.vmap(lambda x, y: _ott_direct(x, y, eps, sizes.max_iterations)), xj, yj)
   (loop_t, vm_t, od_t), loop_n, (_, out_vm, out_od) = _interleaved(
       [lambda: loop(xj, yj), lambda: vm(xj, yj), lambda: od(xj, yj)], sizes.repeats)

@@ -51,6 +51,7 @@ __all__ = [
     "traced_check",
     "kernel",
     "checking",
+    "recording",
     "guarded",
     "nan_means_overflow",
     "interval",
@@ -107,6 +108,20 @@ def kernel(fn: Callable[..., Any]) -> Callable[..., Any]:
 _GUARD: contextvars.ContextVar[list | None] = contextvars.ContextVar("divjax_guard", default=None)
 
 
+@contextlib.contextmanager
+def recording(flags: list) -> Iterator[None]:
+  """While tracing, every traced value check appends its verdict (a boolean array) to ``flags``.
+
+  For compiled programs that return whether their inputs were valid (the eager path of
+  :mod:`divjax.divergences.discrete`) instead of poisoning their outputs (:func:`guarded`).
+  """
+  token = _GUARD.set(flags)
+  try:
+    yield
+  finally:
+    _GUARD.reset(token)
+
+
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
   """Makes every floating output of ``fn`` NaN when a traced value check inside it failed.
 
@@ -118,11 +133,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
   @functools.wraps(fn)
   def wrapper(*args: Any, **kwargs: Any) -> Any:
     flags: list = []
-    token = _GUARD.set(flags)
-    try:
+    with recording(flags):
       out = fn(*args, **kwargs)
-    finally:
-      _GUARD.reset(token)
     if not flags:
       return out
     good = functools.reduce(jnp.logical_and, flags)
@@ -399,10 +411,9 @@ def mask(name: str, where: Any, shape: tuple[int, ...], *, axis: int = -1) -> An
   """``where`` must be boolean, broadcast against ``shape``, and keep >= 1 category per distribution."""
   if where is None:
     return None
-  if is_concrete(where):
-    dtype = where.dtype if hasattr(where, "dtype") else np.asarray(where).dtype
-    if dtype != np.bool_:
-      raise TypeError(f"{name} must be a boolean mask, got dtype {dtype}.")
+  dtype = where.dtype if hasattr(where, "dtype") else np.asarray(where).dtype   # static
+  if dtype != np.bool_:
+    raise TypeError(f"{name} must be a boolean mask, got dtype {dtype}.")
   try:
     joint = np.broadcast_shapes(np.shape(where), tuple(shape))
   except ValueError as err:

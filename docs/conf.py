@@ -130,7 +130,10 @@ PUBLIC_MODULES = [
     "divjax.games.approximate",
     "divjax.alignment",
     "divjax.ib",
+    "divjax.ib.layerwise",
     "divjax.ot",
+    "divjax.ot.sinkhorn",
+    "divjax.ot.distillation",
     "divjax.plotting",
     "divjax.checks",
 ]
@@ -145,6 +148,10 @@ def _skip_namedtuple_fields(app, what, name, obj, skip, options):
       "Alias for field number"):
     return True
   return None
+
+
+#: Packages whose submodules' names are documented under the package that re-exports them.
+_REEXPORTING = ("divjax.divergences.", "divjax.ib.", "divjax.ot.")
 
 
 def _check_api_coverage(app, env):
@@ -167,11 +174,12 @@ def _check_api_coverage(app, env):
         if value.__name__ not in modules:
           missing.append(full)
         continue
-      # Documented under this path, or under the public package that re-exports it.
+      # Documented under this path, or under a public package above it that re-exports it.
       candidates = [full]
       parent = modname.rpartition(".")[0]
-      if parent and modname.startswith("divjax.divergences."):
+      while modname.startswith(_REEXPORTING) and parent not in ("", "divjax"):
         candidates.append(f"{parent}.{name}")
+        parent = parent.rpartition(".")[0]
       if not any(c in objects for c in candidates):
         missing.append(full)
   for full in missing:

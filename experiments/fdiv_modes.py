@@ -274,8 +274,9 @@ def sinkhorn_fit(config: Config, key: jax.Array, a: jax.Array, epsilon: jax.Arra
 
   def loss(theta):
     y = theta[0] + theta[1] * z
-    return ot.sinkhorn_divergence(x[:, None], y[:, None], epsilon=epsilon, threshold=1e-4,
-                                  max_iterations=5000).value
+    return ot.sinkhorn_divergence(
+        x[:, None], y[:, None], epsilon=epsilon,
+        options=ot.SinkhornOptions(threshold=1e-4, max_iterations=5000)).value
 
   # Plain gradient descent on (μ, σ): for the squared cost S_ε is close to the W₂² quadratic, whose
   # curvature is 2 in μ and ≈ 2 in σ, so a step of ``ot_learning_rate`` = 0.25 halves the error each

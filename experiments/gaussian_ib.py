@@ -259,8 +259,8 @@ def _qmi_rows(spectrum: ib.GaussianIBSpectrum, config: Config, key: jax.Array) -
 
     keys = jax.random.split(jax.random.fold_in(key, j), config.qmi_seeds)
     values = np.asarray(jax.lax.map(jax.jit(one), keys), np.float64)
-    limit = float(ib.cs_qmi_gaussian(joint, dim_x=nx, kernel_widths=(s, s)))
-    unsmoothed = float(ib.cs_qmi_gaussian(joint, dim_x=nx))
+    limit = float(ib.gaussian_cs_qmi(joint, dim_x=nx, kernel_widths=(s, s)))
+    unsmoothed = float(ib.gaussian_cs_qmi(joint, dim_x=nx))
     i_tx, _ = ib.linear_encoder_information(spectrum, a)
     rows.append({"beta": float(beta), "i_tx": float(i_tx), "estimate_mean": float(values.mean()),
                  "estimate_se": float(values.std(ddof=1) / math.sqrt(len(values))),

@@ -213,7 +213,7 @@ def _loss_fns(config: Config) -> list[Any]:
     def loss(zs, zt, y, alpha, beta):
       # A literal 0.0 (not a traced β) tells the library to skip the Sinkhorn term entirely.
       return ot.distillation_loss(
-          zs, zt, y, kd=kind, alpha=alpha, beta=beta if with_sinkhorn else 0.0,
+          zs, zt, y, kd=kind, kd_weight=alpha, beta=beta if with_sinkhorn else 0.0,
           temperature=config.temperature, sinkhorn_epsilon=config.sinkhorn_epsilon,
           sinkhorn_iterations=config.sinkhorn_iterations).total
     return loss
@@ -321,11 +321,11 @@ def run(config: Config, *, seed: int = 0) -> dict[str, Any]:
   iters = [1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120]
   curve = [{"iterations": n, "loss": float(ot.sinkd_loss(zs_head, zt_head, num_iterations=n, **kw))}
            for n in iters]
-  limit = float(ot.sinkd_loss(zs_head, zt_head, num_iterations=None, threshold=1e-6, **kw))
+  limit = float(ot.sinkd_loss(zs_head, zt_head, num_iterations=None, **kw))  # threshold 1e-6
   at20 = float(ot.sinkd_loss(zs_head, zt_head, num_iterations=config.sinkhorn_iterations, **kw))
   rel_gap = abs(at20 - limit) / limit
   perm = np.random.default_rng(seed).permutation(config.batch_size)
-  permuted = float(ot.sinkd_loss(zs_head[perm], zt_head, num_iterations=None, threshold=1e-6, **kw))
+  permuted = float(ot.sinkd_loss(zs_head[perm], zt_head, num_iterations=None, **kw))
   at_identity = float(ot.sinkd_loss(zt_head, zt_head, **kw))
 
   within = [c for c in comparisons if c["within_noise"]]

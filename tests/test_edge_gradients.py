@@ -105,14 +105,16 @@ def test_sinkhorn_at_small_epsilon_has_finite_gradients(epsilon):
   rng = np.random.default_rng(1)
   x = jnp.asarray(rng.normal(size=(8, 2)), jnp.float32)
   y = jnp.asarray(rng.normal(size=(7, 2)) + 0.5, jnp.float32)
-  fn = lambda x, y: ot.sinkhorn_cost(x, y, epsilon=epsilon, max_iterations=5000).value  # noqa
+  fn = lambda x, y: ot.sinkhorn_cost(  # noqa: E731
+      x, y, epsilon=epsilon, options=ot.SinkhornOptions(max_iterations=5000)).value
   _finite_value_and_grads(fn, x, y)
 
 
 def test_sinkhorn_divergence_of_a_cloud_with_itself_has_finite_gradients():
   x = jnp.asarray(np.random.default_rng(2).normal(size=(6, 2)), jnp.float32)
   value, _ = _finite_value_and_grads(
-      lambda a, b: ot.sinkhorn_divergence(a, b, epsilon=0.1, threshold=1e-6).value, x, x)
+      lambda a, b: ot.sinkhorn_divergence(a, b, epsilon=0.1,
+                                        options=ot.SinkhornOptions(threshold=1e-6)).value, x, x)
   np.testing.assert_allclose(value, 0.0, atol=1e-4)
 
 

@@ -58,7 +58,7 @@ def sinkd_reference(zs, zt, T=2.0, eps=0.1, n_iter=20):
   return (P * M).sum()
 
 
-TIGHT = dict(threshold=1e-12, max_iterations=50000)
+TIGHT = dict(options=ot.SinkhornOptions(threshold=1e-12, max_iterations=50000))
 
 # Compiled once per shape and reused (ε is traced): ott's solver loop recompiles on every eager call.
 COST = jax.jit(lambda x, y, a, b, eps: ot.sinkhorn_cost(x, y, a, b, epsilon=eps, **TIGHT))
@@ -110,7 +110,8 @@ def test_relative_epsilon_is_a_multiple_of_the_mean_cost(x64):
 
 def test_small_budget_reports_not_converged():
   x, y, a, b = problem(6)
-  got = ot.sinkhorn_cost(x, y, a, b, epsilon=0.01, threshold=1e-8, max_iterations=20)
+  got = ot.sinkhorn_cost(x, y, a, b, epsilon=0.01,
+                         options=ot.SinkhornOptions(threshold=1e-8, max_iterations=20))
   assert not bool(got.converged)
   assert int(got.n_iters) == 20
   assert float(got.error) > 1e-8
@@ -201,8 +202,9 @@ def test_cost_gradient_matches_finite_differences(x64):
 def test_batched_paths_match_pot_per_problem(x64, method):
   probs = [problem(20 + k, n=8, m=9) for k in range(4)]
   x, y, a, b = (np.stack(z) for z in zip(*probs))
+  options = ot.SinkhornOptions(threshold=1e-10, max_iterations=3000)
   got = jax.jit(lambda *args: ot.batched_sinkhorn_cost(*args, epsilon=0.5, method=method,
-                                                       threshold=1e-10, max_iterations=3000))(x, y, a, b)
+                                                       options=options))(x, y, a, b)
   assert got.value.shape == (4,) and bool(jnp.all(got.converged))
   want = [pot_costs(*p[2:], sqdist(p[0], p[1]), 0.5)[0] for p in probs]
   np.testing.assert_allclose(got.value, want, rtol=1e-8)
@@ -256,7 +258,11 @@ def test_errors_name_the_argument():
   with pytest.raises(ValueError, match="cost must be one of"):
     ot.sinkhorn_cost(x, y, epsilon=1.0, cost="cosine-ish")
   with pytest.raises(ValueError, match="min_iterations"):
-    ot.sinkhorn_cost(x, y, epsilon=1.0, max_iterations=10, min_iterations=11)
+    ot.SinkhornOptions(max_iterations=10, min_iterations=11)
+  with pytest.raises(ValueError, match="threshold"):
+    ot.SinkhornOptions(threshold=0.0)
+  with pytest.raises(TypeError, match="options must be a SinkhornOptions"):
+    ot.sinkhorn_cost(x, y, epsilon=1.0, options={"threshold": 1e-3})
   z = np.zeros((4, 3))
   with pytest.raises(ValueError, match="same shape"):
     ot.sinkd_loss(z, np.zeros((4, 2)))
@@ -268,8 +274,8 @@ def test_errors_name_the_argument():
     ot.sinkd_loss(z + np.nan, z)
   with pytest.raises(ValueError, match="kind"):
     ot.kd_divergence(z, z, kind="tv")
-  with pytest.raises(ValueError, match="alpha"):
-    ot.distillation_loss(z, z, np.zeros(4, int), alpha=1.5)
+  with pytest.raises(ValueError, match="kd_weight"):
+    ot.distillation_loss(z, z, np.zeros(4, int), kd_weight=1.5)
   with pytest.raises(ValueError, match="labels must lie"):
     ot.distillation_loss(z, z, np.array([0, 1, 2, 3]))
   with pytest.raises(TypeError, match="labels must be integers"):
@@ -299,14 +305,16 @@ def test_sinkd_converges_to_batch_times_entropic_transport_cost(x64):
   B = len(zs)
   u = np.full(B, 1.0 / B)
   _, transport = pot_costs(u, u, M, 0.1)
-  got = ot.sinkd_loss(zs, zt, num_iterations=None, threshold=1e-12)
+  got = ot.sinkd_loss(zs, zt, num_iterations=None, options=ot.SinkhornOptions(threshold=1e-12,
+                                                                               max_iterations=5000))
   np.testing.assert_allclose(got, B * transport, rtol=1e-8)
 
 
 def test_sinkd_is_invariant_to_permuting_the_batch(x64):
   zs, zt = logits_pair(4)
   perm = np.random.default_rng(0).permutation(16)
-  converged = jax.jit(lambda s, t: ot.sinkd_loss(s, t, num_iterations=None, threshold=1e-12))
+  converged = jax.jit(lambda s, t: ot.sinkd_loss(
+      s, t, num_iterations=None, options=ot.SinkhornOptions(threshold=1e-12, max_iterations=5000)))
   np.testing.assert_allclose(converged(zs[perm], zt), converged(zs, zt), rtol=1e-9)
   # After 20 iterations the residual of the row/column loop bounds the difference.
   np.testing.assert_allclose(SINKD(zs[perm], zt), SINKD(zs, zt), rtol=2e-2)
@@ -377,7 +385,7 @@ def test_kd_divergences_match_numpy(x64, T):
       "alpha": ((t**alpha * s**(1 - alpha)).sum(-1) - 1) / (alpha * (alpha - 1)),
   }
   for kind, value in want.items():
-    got = ot.kd_divergence(zs, zt, kind=kind, temperature=T, order=alpha)
+    got = ot.kd_divergence(zs, zt, kind=kind, temperature=T, alpha=alpha)
     np.testing.assert_allclose(got, value, rtol=1e-10, err_msg=kind)
 
 
@@ -403,7 +411,7 @@ def test_entropy_gap_weights_switch_on_the_sign_of_the_gap(x64):
 def test_distillation_loss_combines_its_parts(x64):
   zs, zt = logits_pair(22)
   labels = np.random.default_rng(0).integers(0, 3, size=16)
-  out = jax.jit(lambda s, t, y: ot.distillation_loss(s, t, y, kd="js", alpha=0.7, beta=0.05,
+  out = jax.jit(lambda s, t, y: ot.distillation_loss(s, t, y, kd="js", kd_weight=0.7, beta=0.05,
                                                      temperature=2.0))(zs, zt, labels)
   ls2, lt2 = np_log_softmax(zs / 2, axis=-1), np_log_softmax(zt / 2, axis=-1)
   lm = np.log((np.exp(ls2) + np.exp(lt2)) / 2)
@@ -419,7 +427,7 @@ def test_distillation_loss_combines_its_parts(x64):
 def test_distillation_gradient_is_finite_and_matches_finite_differences(x64, kd, beta):
   zs, zt = logits_pair(23)
   labels = np.arange(16) % 3
-  f = jax.jit(lambda s: ot.distillation_loss(s, zt, labels, kd=kd, alpha=0.6, beta=beta,
+  f = jax.jit(lambda s: ot.distillation_loss(s, zt, labels, kd=kd, kd_weight=0.6, beta=beta,
                                              weights_fn=ot.equal_weights).total)
   g = np.asarray(jax.grad(f)(jnp.asarray(zs)))
   assert np.all(np.isfinite(g))
@@ -428,3 +436,91 @@ def test_distillation_gradient_is_finite_and_matches_finite_differences(x64, kd,
   e[2, 1] = h
   np.testing.assert_allclose(g[2, 1], (float(f(zs + e)) - float(f(zs - e))) / (2 * h), rtol=1e-5,
                              atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The solver options as one object, and the deprecated names.
+
+
+def test_options_object_is_a_static_pytree_that_jit_caches_by_value(x64):
+  x, y, a, b = problem(50)
+  traces = []
+
+  def f(x, options):
+    traces.append(options)
+    return ot.sinkhorn_cost(x, y, a, b, epsilon=0.5, options=options).value
+
+  f = jax.jit(f)
+  assert jax.tree_util.tree_leaves(ot.SinkhornOptions()) == []
+  first = f(x, ot.SinkhornOptions(threshold=1e-10))
+  second = f(x, ot.SinkhornOptions(threshold=1e-10))   # an equal, distinct object: no new trace
+  assert len(traces) == 1 and float(first) == float(second)
+  f(x, ot.SinkhornOptions(threshold=1e-9))
+  assert len(traces) == 2
+
+
+def test_options_match_pot_and_reach_the_ott_solver(x64):
+  # The oracle is POT on the same problem; the iteration count proves the budget reached ott-jax.
+  x, y, a, b = problem(51)
+  want = pot_costs(a, b, sqdist(x, y), 0.5)[0]
+  got = ot.sinkhorn_cost(x, y, a, b, epsilon=0.5, options=ot.SinkhornOptions(threshold=1e-12,
+                                                                             max_iterations=20000))
+  np.testing.assert_allclose(got.value, want, rtol=1e-9)
+  fixed = ot.sinkhorn_cost(x, y, a, b, epsilon=0.5, options=ot.SinkhornOptions(
+      inner_iterations=7, min_iterations=7, max_iterations=7))
+  assert int(fixed.n_iters) == 7
+
+
+@pytest.mark.parametrize("fn, args", [
+    ("sinkhorn_cost", "points"), ("sinkhorn_divergence", "points"),
+    ("histogram_sinkhorn_cost", "histograms"), ("histogram_sinkhorn_divergence", "histograms"),
+    ("batched_sinkhorn_cost", "batch")])
+def test_deprecated_solver_keywords_warn_and_give_the_options_result(x64, fn, args):
+  x, y, a, b = problem(52)
+  inputs = {"points": (x, y, a, b), "batch": (x[None], y[None], a[None], b[None]),
+            "histograms": (a, a if "divergence" in fn else b,
+                           sqdist(x, x) if "divergence" in fn else sqdist(x, y))}[args]
+  f = getattr(ot, fn)
+  new = f(*inputs, epsilon=0.5, options=ot.SinkhornOptions(threshold=1e-9, max_iterations=3000))
+  with pytest.warns(DeprecationWarning, match=r"options=divjax\.ot\.SinkhornOptions"):
+    old = f(*inputs, epsilon=0.5, threshold=1e-9, max_iterations=3000)
+  np.testing.assert_array_equal(np.asarray(old.value), np.asarray(new.value))
+  with pytest.raises(TypeError, match="not also as the deprecated keywords"):
+    f(*inputs, epsilon=0.5, threshold=1e-9, options=ot.SinkhornOptions())
+
+
+def test_deprecated_sinkd_keywords_keep_their_own_defaults(x64):
+  zs, zt = logits_pair(5)
+  with pytest.warns(DeprecationWarning, match="threshold"):
+    old = ot.sinkd_loss(zs, zt, num_iterations=None, threshold=1e-12)
+  # max_iterations stays sinkd_loss's 5000 (not SinkhornOptions' 2000).
+  new = ot.sinkd_loss(zs, zt, num_iterations=None,
+                      options=ot.SinkhornOptions(threshold=1e-12, max_iterations=5000))
+  assert float(old) == float(new)
+
+
+def test_kd_alpha_is_the_order_and_order_is_its_deprecated_name(x64):
+  zs, zt = logits_pair(6)
+  ls, lt = np_log_softmax(zs, axis=-1), np_log_softmax(zt, axis=-1)
+  s, t = np.exp(ls), np.exp(lt)
+  a = 0.3
+  want = (np.sum(t**a * s**(1 - a), axis=-1) - 1) / (a * (a - 1))   # D_α(t‖s), Cichocki–Amari
+  np.testing.assert_allclose(ot.kd_divergence(zs, zt, kind="alpha", alpha=a), want, rtol=1e-10)
+  with pytest.warns(DeprecationWarning, match=r"use alpha=\.\.\."):
+    old = ot.kd_divergence(zs, zt, kind="alpha", order=a)
+  np.testing.assert_allclose(old, want, rtol=1e-10)
+  with pytest.raises(TypeError, match="pass alpha= only"):
+    ot.kd_divergence(zs, zt, kind="alpha", alpha=a, order=a)
+
+
+def test_distillation_kd_weight_and_kd_alpha_replace_alpha_and_order(x64):
+  zs, zt = logits_pair(7)
+  labels = np.arange(16) % 3
+  new = ot.distillation_loss(zs, zt, labels, kd="alpha", kd_weight=0.7, kd_alpha=0.2)
+  with pytest.warns(DeprecationWarning) as record:
+    old = ot.distillation_loss(zs, zt, labels, kd="alpha", alpha=0.7, order=0.2)
+  messages = " ".join(str(w.message) for w in record)
+  assert "use kd_weight=" in messages and "use kd_alpha=" in messages
+  assert float(old.total) == float(new.total)
+  # The weight is w·KD + (1 − w)·CE (oracle: the parts the function returns, combined by hand).
+  np.testing.assert_allclose(new.total, 0.7 * new.kd + 0.3 * new.ce, rtol=1e-12)

@@ -73,7 +73,8 @@ CASES = [
      lambda x, y: ot.batched_sinkhorn_cost(x, y, epsilon=0.5, method="loop").value,
      (BATCH_X, BATCH_Y), True),
     ("ot.batched_sinkhorn_cost, vmap",
-     lambda x, y: ot.batched_sinkhorn_cost(x, y, epsilon=0.5, method="vmap", max_iterations=50).value,
+     lambda x, y: ot.batched_sinkhorn_cost(
+         x, y, epsilon=0.5, method="vmap", options=ot.SinkhornOptions(max_iterations=50)).value,
      (BATCH_X, BATCH_Y), True),
     ("ot.histogram_sinkhorn_cost",
      lambda a, c: ot.histogram_sinkhorn_cost(a, a, c, epsilon=0.5).value, (HIST, COST), False),

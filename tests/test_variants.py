@@ -86,7 +86,7 @@ class VariantsTest(chex.TestCase):
     np.testing.assert_allclose(got, expected, rtol=1e-4)
 
   @chex.variants(with_jit=True, without_jit=True)
-  def test_ib_cs_divergence_gaussian(self):
+  def test_ib_gaussian_cs_divergence(self):
     # D_CS = -2 log<p,q> + log<p,p> + log<q,q>, with <N(a,A), N(b,B)> = N(a; b, A + B).
     def log_overlap(a, sa, b, sb):
       s = sa + sb
@@ -96,7 +96,7 @@ class VariantsTest(chex.TestCase):
     m1, m2, s1, s2 = np.zeros(2), np.array([1.0, 0.0]), np.eye(2), np.diag([2.0, 0.5])
     expected = (-2 * log_overlap(m1, s1, m2, s2) + log_overlap(m1, s1, m1, s1)
                 + log_overlap(m2, s2, m2, s2))
-    got = self.variant(ib.cs_divergence_gaussian)(m1, s1, m2, s2)
+    got = self.variant(ib.gaussian_cs_divergence)(m1, s1, m2, s2)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
   @chex.variants(with_jit=True, without_jit=True)

@@ -173,14 +173,14 @@ def sinkhorn_section(sizes: Sizes) -> tuple[str, dict[str, Any]]:
         scale = np.geomspace(0.3, 3.0, batch).astype(np.float32)[:, None, None]
         x, y = x * scale, y * scale
       x, y = jnp.asarray(x), jnp.asarray(y)
-      loop = jax.jit(lambda x, y: ot.batched_sinkhorn_cost(x, y, epsilon=0.5, method="loop",
-                                                           max_iterations=2000))
+      loop = jax.jit(lambda x, y: ot.batched_sinkhorn_cost(
+          x, y, epsilon=0.5, method="loop", options=ot.SinkhornOptions(max_iterations=2000)))
       c_loop, comp_loop = _compile_seconds(loop, x, y)
       res = c_loop(x, y)
       budget = int(np.max(np.asarray(res.n_iters)))
       budget = max(10, int(math.ceil(budget / 10) * 10))
-      vmap = jax.jit(lambda x, y, b=budget: ot.batched_sinkhorn_cost(x, y, epsilon=0.5, method="vmap",
-                                                                     max_iterations=b))
+      vmap = jax.jit(lambda x, y, b=budget: ot.batched_sinkhorn_cost(
+          x, y, epsilon=0.5, method="vmap", options=ot.SinkhornOptions(max_iterations=b)))
       c_vmap, comp_vmap = _compile_seconds(vmap, x, y)
       t_loop = _median_seconds(lambda: c_loop(x, y), sizes.repeats)
       t_vmap = _median_seconds(lambda: c_vmap(x, y), sizes.repeats)

@@ -6,7 +6,8 @@ re-exported here:
 * :mod:`~divjax.divergences.generators` — f-divergence generators as data: f, f′, (f′)⁻¹ = (f*)′,
   the convex conjugate f*, the f-distill weight h(u) = u² f″(u) and the boundary values f(0), f′(∞).
 * :mod:`~divjax.divergences.discrete` — divergences between discrete distributions from
-  probabilities or logits, with ``axis`` and ``where`` like ``optax.losses``, cancellation-free.
+  probabilities or logits, with ``axis`` and three masks (``condition_on``: conditioning;
+  ``sum_where``: ``optax.losses``' ``where``; ``row_mask``: padding rows), cancellation-free.
 * :mod:`~divjax.divergences.gaussian` — closed forms between multivariate Gaussians with full
   covariances (KL, Rényi, Bhattacharyya/Hellinger, Cauchy–Schwarz, 2-Wasserstein).
 * :mod:`~divjax.divergences.estimators` — sample-based estimators: k-nearest-neighbour KL, entropy

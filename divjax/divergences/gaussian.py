@@ -446,9 +446,10 @@ def gaussian_hellinger_distance(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: Arr
 @_validate.guarded
 def gaussian_cauchy_schwarz_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                                        cov_q: ArrayLike) -> Array:
-  r"""Cauchy–Schwarz divergence between two multivariate Gaussians.
+  r"""Cauchy–Schwarz divergence between two multivariate Gaussians (the CS-IB convention).
 
-  .. math::  D_{CS}(p, q) = -\log\int pq\,dx + \tfrac12\log\int p^2\,dx + \tfrac12\log\int q^2\,dx,
+  .. math::  D_{CS}(p, q) = -\log\frac{(\int pq\,dx)^2}{\int p^2\,dx\int q^2\,dx}
+             = -2\log\int pq\,dx + \log\int p^2\,dx + \log\int q^2\,dx,
 
   with the Gaussian product integrals
 
@@ -460,9 +461,15 @@ def gaussian_cauchy_schwarz_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean
   densities, so nothing under- or overflows. :math:`D_{CS} \ge 0` by the Cauchy–Schwarz inequality,
   with equality iff p = q; it is symmetric and scale invariant, but not an f-divergence.
 
-  Convention: this is Principe's :math:`-\log\big(\int pq / \sqrt{\int p^2 \int q^2}\big)`, half the
-  value used by the CS-IB paper (Yu et al., ICLR 2024, arXiv:2404.17951), which
-  :func:`divjax.ib.cs_divergence_gaussian` returns; see :doc:`/theory/fdivergences`.
+  With :math:`\delta = \mu_p - \mu_q` this is
+  :math:`\delta^\top(\Sigma_p+\Sigma_q)^{-1}\delta + \log\det\tfrac{\Sigma_p+\Sigma_q}{2}
+  - \tfrac12\log\det\Sigma_p - \tfrac12\log\det\Sigma_q`, which equals
+  :math:`\mathrm{KL}(p\|q) = \tfrac12\delta^\top\Sigma^{-1}\delta` when :math:`\Sigma_p = \Sigma_q = \Sigma`.
+
+  Convention: divjax's one CS convention (Yu et al., ICLR 2024, arXiv:2404.17951), the same as
+  :func:`cauchy_schwarz_divergence` and :func:`divjax.ib.gaussian_cs_divergence` (which adds the
+  kernel smoothing of the Gram estimator). It is **twice** Jenssen et al.'s (2006) and Principe's
+  :math:`-\log\big(\int pq / \sqrt{\int p^2 \int q^2}\big)`; see the Conventions page.
 
   Args:
     mean_p: mean of p, shape ``[..., d]``.
@@ -479,18 +486,21 @@ def gaussian_cauchy_schwarz_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean
   References:
     * Kampa, Hasanbelliu & Principe, *Closed-form Cauchy–Schwarz PDF divergence for mixture of
       Gaussians*, IJCNN 2011.
-    * Principe, *Information Theoretic Learning*, Springer, 2010.
+    * Jenssen, Principe, Erdogmus & Eltoft, *The Cauchy–Schwarz divergence and Parzen windowing*,
+      J. Franklin Inst. 343, 2006.
     * Yu, Yu, Løkse, Jenssen & Príncipe, *Cauchy–Schwarz divergence information bottleneck for
       regression*, ICLR 2024, arXiv:2404.17951.
 
   Examples:
-    With equal covariances the value is Δμᵀ Σ⁻¹ Δμ / 4, half the KL divergence ½ Δμᵀ Σ⁻¹ Δμ:
+    With equal covariances the value is the KL divergence ½ Δμᵀ Σ⁻¹ Δμ:
 
     >>> import jax.numpy as jnp
     >>> from divjax import divergences as dv
     >>> zero, one, cov = jnp.zeros(1), jnp.ones(1), jnp.eye(1)
     >>> print(f"{float(dv.gaussian_cauchy_schwarz_divergence(zero, cov, one, cov)):.4f}")
-    0.2500
+    0.5000
+    >>> print(f"{float(dv.gaussian_kl_divergence(zero, cov, one, cov)):.4f}")
+    0.5000
   """
   g = _gaussian_pair(mean_p, cov_p, mean_q, cov_q)
   d = g.mean_p.shape[-1]
@@ -499,7 +509,7 @@ def gaussian_cauchy_schwarz_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean
                 - 0.5 * d * math.log(2.0 * math.pi))
   log_int_pp = -0.5 * _log_det(_cholesky(g.cov_p)) - 0.5 * d * math.log(4.0 * math.pi)
   log_int_qq = -0.5 * _log_det(_cholesky(g.cov_q)) - 0.5 * d * math.log(4.0 * math.pi)
-  return -log_int_pq + 0.5 * log_int_pp + 0.5 * log_int_qq
+  return -2.0 * log_int_pq + log_int_pp + log_int_qq
 
 
 @_validate.guarded

@@ -1,15 +1,17 @@
 r"""Cauchy–Schwarz divergence and quadratic mutual information: closed forms and Gram estimators.
 
-Convention (the CS-IB paper's, twice Principe's): for densities p, q on :math:`\mathbb R^d`
+Convention (divjax's one CS convention, that of the CS-IB paper): for densities p, q on
+:math:`\mathbb R^d`
 
 .. math::  D_{CS}(p\,\|\,q) = -\log\frac{(\int pq)^2}{\int p^2\int q^2}
            = -2\log\!\int pq + \log\!\int p^2 + \log\!\int q^2 \;\ge 0,
 
-zero iff p = q, symmetric, and invariant to rescaling either density. This is **twice**
-:func:`divjax.divergences.gaussian_cauchy_schwarz_divergence` (and twice the discrete
-:func:`divjax.divergences.cauchy_schwarz_divergence`), which follow Principe's
-:math:`-\log(\int pq/\sqrt{\int p^2\int q^2})`; the factor 2 makes :math:`D_{CS} = \mathrm{KL}` for two
-Gaussians with equal covariance.
+zero iff p = q, symmetric, and invariant to rescaling either density. Every CS function of divjax
+follows it: :func:`divjax.divergences.cauchy_schwarz_divergence` (discrete),
+:func:`divjax.divergences.gaussian_cauchy_schwarz_divergence` (Gaussian closed form) and the functions
+below; ``tests/test_conventions.py`` checks that they agree on one pair of Gaussians. It is **twice**
+Jenssen et al.'s (2006) and Principe's :math:`-\log(\int pq/\sqrt{\int p^2\int q^2})`; the factor 2
+makes :math:`D_{CS} = \mathrm{KL}` for two Gaussians with equal covariance.
 
 Symbols, defined once:
 
@@ -54,17 +56,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from divjax import _validate
+from divjax import _deprecation, _validate
 from divjax.divergences import gaussian_cauchy_schwarz_divergence
 
 __all__ = [
     "log_gram",
     "cs_divergence",
-    "cs_divergence_gaussian",
+    "gaussian_cs_divergence",
     "conditional_cs_divergence",
     "cs_qmi",
     "cs_qmi_normalized",
-    "cs_qmi_gaussian",
+    "gaussian_cs_qmi",
 ]
 
 Array = jax.Array
@@ -173,7 +175,7 @@ def cs_divergence(x: ArrayLike, y: ArrayLike, *, sigma: ArrayLike) -> Array:
   the angle between the kernel mean embeddings (MMD² is :math:`\|\mu_P-\mu_Q\|^2`). A V-statistic, ≥ 0
   for every sample (the kernel is positive definite), independent of the kernel's normalising
   constant. As n, m → ∞ it converges to :math:`D_{CS}(p * \mathcal N(0,\tfrac{\sigma^2}{2}I),\,
-  q * \mathcal N(0,\tfrac{\sigma^2}{2}I))`; see :func:`cs_divergence_gaussian` with
+  q * \mathcal N(0,\tfrac{\sigma^2}{2}I))`; see :func:`gaussian_cs_divergence` with
   ``kernel_width=sigma`` for Gaussians.
 
   Args:
@@ -212,9 +214,9 @@ def cs_divergence(x: ArrayLike, y: ArrayLike, *, sigma: ArrayLike) -> Array:
 
 
 @_validate.guarded
-def cs_divergence_gaussian(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
+def gaussian_cs_divergence(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLike,
                            cov_q: ArrayLike, *, kernel_width: ArrayLike | None = None) -> Array:
-  r"""Closed-form Cauchy–Schwarz divergence between two Gaussians (CS-IB convention).
+  r"""Closed-form Cauchy–Schwarz divergence between two Gaussians, optionally kernel-smoothed.
 
   With :math:`\delta = \mu_p - \mu_q`,
 
@@ -236,8 +238,8 @@ def cs_divergence_gaussian(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
     kernel_width: optional σ > 0 of the Gram estimator whose limit is wanted.
 
   Returns:
-    The divergence in nats, shape ``[...]``; exactly twice
-    :func:`divjax.divergences.gaussian_cauchy_schwarz_divergence`.
+    The divergence in nats, shape ``[...]``. Without ``kernel_width`` it is
+    :func:`divjax.divergences.gaussian_cauchy_schwarz_divergence` (the same convention).
 
   References:
     Kampa, Hasanbelliu & Príncipe, *Closed-form Cauchy–Schwarz PDF divergence for mixture of
@@ -245,15 +247,15 @@ def cs_divergence_gaussian(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
 
   Examples:
     N(0, 1) against N(1.5, 0.7²): :math:`2.25/1.49 + \log 0.745 - \tfrac12\log 0.49 = 1.5724` (the
-    tests check it against quadrature), twice the value in Principe's convention:
+    tests check it against quadrature), the value of the divergences closed form:
 
     >>> import jax.numpy as jnp
     >>> from divjax import divergences, ib
     >>> args = (jnp.zeros(1), jnp.eye(1), jnp.array([1.5]), jnp.array([[0.49]]))
-    >>> print(f"{float(ib.cs_divergence_gaussian(*args)):.4f}")
+    >>> print(f"{float(ib.gaussian_cs_divergence(*args)):.4f}")
     1.5724
     >>> print(f"{float(divergences.gaussian_cauchy_schwarz_divergence(*args)):.4f}")
-    0.7862
+    1.5724
   """
   if kernel_width is not None:
     sigma = _width("kernel_width", kernel_width)
@@ -263,7 +265,7 @@ def cs_divergence_gaussian(mean_p: ArrayLike, cov_p: ArrayLike, mean_q: ArrayLik
     smooth = 0.5 * sigma**2 * jnp.eye(d)
     cov_p = jnp.asarray(cov_p) + smooth
     cov_q = jnp.asarray(cov_q) + smooth
-  return 2.0 * gaussian_cauchy_schwarz_divergence(mean_p, cov_p, mean_q, cov_q)
+  return gaussian_cauchy_schwarz_divergence(mean_p, cov_p, mean_q, cov_q)
 
 
 @_validate.guarded
@@ -368,7 +370,7 @@ def cs_qmi(x: ArrayLike, t: ArrayLike, *, sigma_x: ArrayLike, sigma_t: ArrayLike
   O(n²) per term (:math:`\operatorname{tr}(KQ) = \sum_{ij}K_{ij}Q_{ij}`,
   :math:`\mathbf 1^\top KQ\mathbf 1 = \sum_i (K\mathbf 1)_i(Q\mathbf 1)_i`): the HSIC terms
   :math:`V_J, V_M, V_c`, so :math:`\hat I_{CS} = -2\log\cos\angle(\mu_{XT}, \mu_X\otimes\mu_T)`. As
-  n → ∞ it converges to :func:`cs_qmi_gaussian` of the joint law smoothed by
+  n → ∞ it converges to :func:`gaussian_cs_qmi` of the joint law smoothed by
   :math:`\operatorname{diag}(\tfrac{\sigma_x^2}{2}I, \tfrac{\sigma_t^2}{2}I)` (for Gaussians).
 
   Args:
@@ -448,7 +450,7 @@ def cs_qmi_normalized(x: ArrayLike, t: ArrayLike, *, sigma_x: ArrayLike,
 
 
 @_validate.guarded
-def cs_qmi_gaussian(cov: ArrayLike, *, dim_x: int,
+def gaussian_cs_qmi(cov: ArrayLike, *, dim_x: int,
                     kernel_widths: tuple[ArrayLike, ArrayLike] | None = None) -> Array:
   r"""Closed-form CS-QMI of a jointly Gaussian (x, t).
 
@@ -482,9 +484,9 @@ def cs_qmi_gaussian(cov: ArrayLike, *, dim_x: int,
     >>> import jax.numpy as jnp
     >>> from divjax import ib
     >>> cov = jnp.array([[1.0, 0.6], [0.6, 1.0]])
-    >>> print(f"{float(ib.cs_qmi_gaussian(cov, dim_x=1)):.4f}")
+    >>> print(f"{float(ib.gaussian_cs_qmi(cov, dim_x=1)):.4f}")
     0.1288
-    >>> print(f"{float(ib.cs_qmi_gaussian(cov, dim_x=1, kernel_widths=(0.5, 0.5))):.4f}")
+    >>> print(f"{float(ib.gaussian_cs_qmi(cov, dim_x=1, kernel_widths=(0.5, 0.5))):.4f}")
     0.0936
   """
   cov = _validate.covariance("cov", cov)
@@ -500,4 +502,13 @@ def cs_qmi_gaussian(cov: ArrayLike, *, dim_x: int,
   block = jnp.zeros((d, d), dtype=bool).at[:dim_x, :dim_x].set(True).at[dim_x:, dim_x:].set(True)
   marginal = jnp.where(block, cov, 0.0)
   zero = jnp.zeros(cov.shape[:-1], dtype=cov.dtype)
-  return 2.0 * gaussian_cauchy_schwarz_divergence(zero, cov, zero, marginal)
+  return gaussian_cauchy_schwarz_divergence(zero, cov, zero, marginal)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Deprecated names (not in __all__).
+
+cs_divergence_gaussian = _deprecation.alias(gaussian_cs_divergence, "divjax.ib.cs_divergence_gaussian",
+                                            "divjax.ib.gaussian_cs_divergence")
+cs_qmi_gaussian = _deprecation.alias(gaussian_cs_qmi, "divjax.ib.cs_qmi_gaussian",
+                                     "divjax.ib.gaussian_cs_qmi")

@@ -53,7 +53,8 @@ def np_alpha(p, q, alpha):
 
 
 def np_cs(p, q):
-  return -np.log((p * q).sum(-1) / np.sqrt((p * p).sum(-1) * (q * q).sum(-1)))
+  # divjax's (Yu et al. 2024) convention: −log((Σpq)²/(Σp² Σq²)), twice Jenssen et al.'s.
+  return -np.log((p * q).sum(-1)**2 / ((p * p).sum(-1) * (q * q).sum(-1)))
 
 
 def log_space_oracles(lp, lq):
@@ -63,7 +64,7 @@ def log_space_oracles(lp, lq):
       "kl": np.sum(np.where(p > 0, p * (lp - lq), 0.0)),
       "renyi2": sp.logsumexp(2 * lp - lq),
       "renyi_half": -2 * sp.logsumexp(0.5 * (lp + lq)),
-      "cs": -sp.logsumexp(lp + lq) + 0.5 * sp.logsumexp(2 * lp) + 0.5 * sp.logsumexp(2 * lq),
+      "cs": -2 * sp.logsumexp(lp + lq) + sp.logsumexp(2 * lp) + sp.logsumexp(2 * lq),
   }
 
 
@@ -293,13 +294,13 @@ def test_grad_wrt_alpha_is_smooth_through_one(x64):
 # Masks, axes, broadcasting, jit and vmap.
 
 
-def test_where_restricts_and_renormalises_both_distributions(x64):
+def test_condition_on_restricts_and_renormalises_both_distributions(x64):
   p, q = dirichlet_pairs(10, shape=(3, 6), zeros=False)
   keep = np.array([True, True, False, True, False, True])
   ps = p[:, keep] / p[:, keep].sum(-1, keepdims=True)
   qs = q[:, keep] / q[:, keep].sum(-1, keepdims=True)
-  np.testing.assert_allclose(dv.kl_divergence(p, q, where=keep), np_kl(ps, qs), rtol=1e-12)
-  np.testing.assert_allclose(dv.js_divergence(np.log(p), np.log(q), where=keep, logits=True),
+  np.testing.assert_allclose(dv.kl_divergence(p, q, condition_on=keep), np_kl(ps, qs), rtol=1e-12)
+  np.testing.assert_allclose(dv.js_divergence(np.log(p), np.log(q), condition_on=keep, logits=True),
                              np_js(ps, qs), rtol=1e-12)
 
 
@@ -429,8 +430,14 @@ def test_classical_inequalities(p, q):
     ([0.5, 0.5], [0.3, 0.3, 0.4], {}, ValueError, r"does not broadcast"),
     ([0.0, np.inf], [0.0, 0.0], {"logits": True}, ValueError, r"p contains \+inf"),
     ([-np.inf, -np.inf], [0.0, 0.0], {"logits": True}, ValueError, r"p is -inf for every category"),
-    ([0.5, 0.5], [0.5, 0.5], {"where": np.array([False, False])}, ValueError, r"where masks out"),
-    ([0.5, 0.5], [0.5, 0.5], {"where": np.array([1, 0])}, TypeError, r"where must be a boolean"),
+    ([0.5, 0.5], [0.5, 0.5], {"condition_on": np.array([False, False])}, ValueError,
+     r"condition_on masks out"),
+    ([0.5, 0.5], [0.5, 0.5], {"condition_on": np.array([1, 0])}, TypeError,
+     r"condition_on must be a boolean"),
+    ([0.5, 0.5], [0.5, 0.5], {"sum_where": np.array([1, 0])}, TypeError,
+     r"sum_where must be a boolean"),
+    ([[0.5, 0.5]], [0.5, 0.5], {"row_mask": np.array([True, False])}, ValueError,
+     r"row_mask with shape \(2,\) must broadcast to the output's shape \(1,\)"),
     (0.5, 0.5, {}, ValueError, r"p must have at least one dimension"),
     ("ab", [0.5, 0.5], {}, TypeError, r"p must be a numeric array"),
 ])
@@ -538,13 +545,14 @@ def test_f_divergence_lower_clip_keeps_finite_values():
 
 
 def test_mask_keeping_only_empty_categories_raises():
-  with pytest.raises(ValueError, match=r"p has no probability mass on the categories kept by where"):
+  with pytest.raises(ValueError,
+                     match=r"p has no probability mass on the categories kept by condition_on"):
     dv.kl_divergence(jnp.array([0.5, 0.5, 0.0]), jnp.array([0.2, 0.3, 0.5]),
-                     where=jnp.array([False, False, True]))
+                     condition_on=jnp.array([False, False, True]))
 
 
 def test_mask_keeping_only_empty_categories_is_nan_under_jit():
-  f = jax.jit(lambda p, q, w: jnp.stack([fn(p, q, where=w) for fn in ALL.values()]))
+  f = jax.jit(lambda p, q, w: jnp.stack([fn(p, q, condition_on=w) for fn in ALL.values()]))
   got = f(jnp.array([0.5, 0.5, 0.0]), jnp.array([0.2, 0.3, 0.5]), jnp.array([False, False, True]))
   assert np.isnan(got).all()
 
@@ -562,3 +570,13 @@ def test_alpha_family_at_exact_limits(x64):
   np.testing.assert_allclose(dv.alpha_divergence(p, q, alpha=0.0), np_kl(q, p), rtol=1e-13)
   np.testing.assert_allclose(dv.renyi_divergence(p, q, alpha=1.0), np_kl(p, q), rtol=1e-13)
   np.testing.assert_allclose(dv.alpha_divergence(p, q, alpha=1 - 1e-7), np_kl(p, q), rtol=1e-6)
+
+
+def test_concrete_inputs_inside_an_outer_jit_are_checked_on_the_host():
+  # Constants inside a jitted function: the call's output is traced although its inputs are concrete
+  # (found when games.run measured the KL of its concrete initial state under jit(vmap)).
+  p, q = np.array([0.7, 0.2, 0.1]), np.array([0.2, 0.5, 0.3])
+  out = jax.jit(lambda s: s * dv.kl_divergence(p, q))(2.0)
+  np.testing.assert_allclose(out, 2 * np.sum(p * np.log(p / q)), rtol=1e-6)
+  with pytest.raises(ValueError, match="p"):
+    jax.jit(lambda s: s * dv.kl_divergence(np.array([0.5, 0.5, 0.5]), q))(2.0)

@@ -147,8 +147,9 @@ def _bhattacharyya_coefficient_quadrature(mean_p, cov_p, mean_q, cov_q):
 def _cauchy_schwarz_quadrature(mean_p, cov_p, mean_q, cov_q):
   lp = lambda x: _logpdf(x, mean_p, cov_p)
   lq = lambda x: _logpdf(x, mean_q, cov_q)
-  return (-_log_integral_2d(lambda x: lp(x) + lq(x)) + 0.5 * _log_integral_2d(lambda x: 2 * lp(x))
-          + 0.5 * _log_integral_2d(lambda x: 2 * lq(x)))
+  # divjax's CS convention (Yu et al. 2024): −2 log∫pq + log∫p² + log∫q².
+  return (-2 * _log_integral_2d(lambda x: lp(x) + lq(x)) + _log_integral_2d(lambda x: 2 * lp(x))
+          + _log_integral_2d(lambda x: 2 * lq(x)))
 
 
 def _w2_sqrtm(mean_p, cov_p, mean_q, cov_q):

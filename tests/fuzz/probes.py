@@ -51,6 +51,13 @@ def divergence_probes() -> list[Probe]:
       probes.append(Probe(f"divergences.{name}(logits)", getattr(dv, name),
                           {"p": _LOGITS, "q": np.log(_Q)}, {"p": "logits", "q": "logits"},
                           {"logits": True}))
+  # The masks do not switch the checks off: a corrupted p or q is still named (row_mask keeps the row).
+  keep = np.array([True, True, False, True, True])
+  for mask in ("condition_on", "sum_where"):
+    probes.append(Probe(f"divergences.kl_divergence({mask})", dv.kl_divergence, pq, pq_kinds,
+                        {mask: keep}))
+  probes.append(Probe("divergences.kl_divergence(row_mask)", dv.kl_divergence, pq, pq_kinds,
+                      {"row_mask": np.bool_(True)}))
   for name in ("renyi_divergence", "alpha_divergence"):
     probes.append(Probe(f"divergences.{name}", getattr(dv, name), {**pq, "alpha": 0.5},
                         {**pq_kinds, "alpha": "scalar"},
@@ -414,7 +421,7 @@ def ib_probes() -> list[Probe]:
             {"x": "points", "y": "points", "sigma": "positive"}),
       Probe("ib.cs_divergence", ib.cs_divergence, {"x": _X, "y": _Y, "sigma": 1.0},
             {"x": "points", "y": "points", "sigma": "positive"}),
-      Probe("ib.cs_divergence_gaussian", ib.cs_divergence_gaussian,
+      Probe("ib.gaussian_cs_divergence", ib.gaussian_cs_divergence,
             {"mean_p": _MEAN, "cov_p": _COV_P, "mean_q": -_MEAN, "cov_q": _COV_Q,
              "kernel_width": 0.5},
             {"mean_p": "mean", "cov_p": "cov", "mean_q": "mean", "cov_q": "cov",
@@ -429,7 +436,7 @@ def ib_probes() -> list[Probe]:
       Probe("ib.cs_qmi_normalized", ib.cs_qmi_normalized,
             {"x": _X, "t": _X[:, :1] + 0.1, **two_widths},
             {"x": "samples", "t": "samples", "sigma_x": "positive", "sigma_t": "positive"}),
-      Probe("ib.cs_qmi_gaussian", ib.cs_qmi_gaussian,
+      Probe("ib.gaussian_cs_qmi", ib.gaussian_cs_qmi,
             {"cov": np.array([[1.0, 0.6, 0.1], [0.6, 1.0, 0.2], [0.1, 0.2, 1.0]]), "dim_x": 1},
             {"cov": "cov", "dim_x": "count"},
             edges=frozenset({("cov", "mismatch")})),  # a (d+1)-dimensional joint law is valid
@@ -541,9 +548,11 @@ def ot_probes() -> list[Probe]:
   probes = [
       Probe("ot.sinkhorn_cost", ot.sinkhorn_cost, {"x": _X, "y": _Y, "epsilon": 0.5},
             {"x": "points", "y": "points", "epsilon": "positive"}),
-      Probe("ot.sinkhorn_cost(weights)", ot.sinkhorn_cost,
+      Probe("ot.sinkhorn_cost(weights, options)",
+            lambda x, y, a, epsilon, max_iterations: ot.sinkhorn_cost(
+                x, y, a, epsilon=epsilon, options=ot.SinkhornOptions(max_iterations=max_iterations)),
             {"x": _X, "y": _Y, "a": a, "epsilon": 0.5, "max_iterations": 200},
-            {"a": "prob", "max_iterations": "count"}),
+            {"a": "prob", "max_iterations": "count"}, targets=(ot.sinkhorn_cost,)),
       Probe("ot.sinkhorn_divergence", ot.sinkhorn_divergence, {"x": _X, "y": _Y, "epsilon": 0.5},
             {"x": "points", "y": "points", "epsilon": "positive"}),
       Probe("ot.histogram_sinkhorn_cost", ot.histogram_sinkhorn_cost,
@@ -579,10 +588,15 @@ def ot_probes() -> list[Probe]:
             {"student_logits": "matrix", "teacher_logits": "matrix", "temperature": "positive"}),
       Probe("ot.distillation_loss", ot.distillation_loss,
             {"student_logits": zs, "teacher_logits": zt, "labels": np.array([0, 1, 2, 0]),
-             "alpha": 0.9, "beta": 0.5},
-            {"student_logits": "matrix", "teacher_logits": "matrix", "alpha": "unit",
+             "kd_weight": 0.9, "beta": 0.5},
+            {"student_logits": "matrix", "teacher_logits": "matrix", "kd_weight": "unit",
              "beta": "positive"},
-            edges=frozenset({("beta", "zero"), ("alpha", "zero"), ("alpha", "tiny")})),
+            edges=frozenset({("beta", "zero"), ("kd_weight", "zero"), ("kd_weight", "tiny")})),
+      Probe("ot.kd_divergence(alpha)", ot.kd_divergence,
+            {"student_logits": zs, "teacher_logits": zt, "alpha": 0.3},
+            {"alpha": "scalar"}, {"kind": "alpha"},
+            # Every real α is an order of the α-divergence (0 and 1 are the KL limits).
+            edges=frozenset({("alpha", "zero"), ("alpha", "negative")}), static=("alpha",)),
   ]
   return probes
 

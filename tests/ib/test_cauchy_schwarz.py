@@ -81,13 +81,13 @@ def conditional_data(n=400, seed=0):
 @pytest.mark.parametrize("m1, v1, m2, v2", [(0.0, 1.0, 1.5, 0.49), (0.0, 1.0, 0.0, 4.0),
                                             (3.0, 0.01, 0.0, 1.0), (-1.0, 2.0, 0.5, 0.3)])
 def test_gaussian_closed_form_matches_quadrature(x64, m1, v1, m2, v2):
-  got = float(ib.cs_divergence_gaussian(np.array([m1]), np.array([[v1]]), np.array([m2]),
+  got = float(ib.gaussian_cs_divergence(np.array([m1]), np.array([[v1]]), np.array([m2]),
                                         np.array([[v2]])))
   np.testing.assert_allclose(got, quad_cs_1d(m1, v1, m2, v2), rtol=0, atol=1e-10)
 
 
 def test_gaussian_closed_form_reproduces_the_spec_value(x64):
-  got = ib.cs_divergence_gaussian(np.zeros(1), np.eye(1), np.array([1.5]), 0.49 * np.eye(1))
+  got = ib.gaussian_cs_divergence(np.zeros(1), np.eye(1), np.array([1.5]), 0.49 * np.eye(1))
   assert float(got) == pytest.approx(1.5723710, abs=5e-8)
 
 
@@ -101,17 +101,27 @@ def test_gaussian_closed_form_matches_a_2d_grid_integral(x64):
   q = stats.multivariate_normal(m2, c2).pdf(xx)
   h2 = (g[1] - g[0])**2  # the integrands vanish at the edges: the Riemann sum is spectrally accurate
   want = -2 * np.log((p * q).sum() * h2) + np.log((p * p).sum() * h2) + np.log((q * q).sum() * h2)
-  np.testing.assert_allclose(float(ib.cs_divergence_gaussian(m1, c1, m2, c2)), want, atol=1e-9)
+  np.testing.assert_allclose(float(ib.gaussian_cs_divergence(m1, c1, m2, c2)), want, atol=1e-9)
 
 
-def test_gaussian_closed_form_is_twice_principes_convention(x64):
-  # Both conventions against the same independent quadrature: ib's is −2log∫pq + log∫p² + log∫q²,
-  # divergences' (Principe's) is half of it.
+def test_gaussian_closed_form_and_the_divergences_closed_form_share_one_convention(x64):
+  # Both against the same independent quadrature of −2log∫pq + log∫p² + log∫q² (Yu et al. 2024).
   m1, v1, m2, v2 = 0.3, 0.7, -0.9, 1.8
   want = quad_cs_1d(m1, v1, m2, v2)
   args = (np.array([m1]), np.array([[v1]]), np.array([m2]), np.array([[v2]]))
-  np.testing.assert_allclose(ib.cs_divergence_gaussian(*args), want, rtol=1e-8)
-  np.testing.assert_allclose(dv.gaussian_cauchy_schwarz_divergence(*args), want / 2, rtol=1e-8)
+  np.testing.assert_allclose(ib.gaussian_cs_divergence(*args), want, rtol=1e-8)
+  np.testing.assert_allclose(dv.gaussian_cauchy_schwarz_divergence(*args), want, rtol=1e-8)
+
+
+def test_deprecated_gaussian_names_warn_and_forward(x64):
+  args = (np.zeros(1), np.eye(1), np.array([1.5]), 0.49 * np.eye(1))
+  with pytest.warns(DeprecationWarning, match="gaussian_cs_divergence"):
+    old = ib.cs_divergence_gaussian(*args)
+  assert float(old) == float(ib.gaussian_cs_divergence(*args))
+  cov = np.array([[1.0, 0.6], [0.6, 1.0]])
+  with pytest.warns(DeprecationWarning, match="gaussian_cs_qmi"):
+    old = ib.cs_qmi_gaussian(cov, dim_x=1)
+  assert float(old) == float(ib.gaussian_cs_qmi(cov, dim_x=1))
 
 
 def test_half_jeffreys_bounds_gaussian_cs_over_random_pairs(x64):
@@ -122,7 +132,7 @@ def test_half_jeffreys_bounds_gaussian_cs_over_random_pairs(x64):
     m1, m2 = rng.normal(size=(n, d)), rng.normal(size=(n, d))
     c1 = np.stack([random_spd(rng, d, scale=rng.uniform(0.1, 3)) for _ in range(n)])
     c2 = np.stack([random_spd(rng, d, scale=rng.uniform(0.1, 3)) for _ in range(n)])
-    cs = np.asarray(jax.jit(ib.cs_divergence_gaussian)(m1, c1, m2, c2))
+    cs = np.asarray(jax.jit(ib.gaussian_cs_divergence)(m1, c1, m2, c2))
     kl = jax.jit(dv.gaussian_kl_divergence)
     jeff = 0.5 * np.asarray(kl(m1, c1, m2, c2) + kl(m2, c2, m1, c1))
     worst = min(worst, float((jeff - cs).min()))
@@ -133,14 +143,14 @@ def test_gaussian_cs_equals_kl_at_equal_covariance(x64):
   rng = np.random.default_rng(2)
   c = random_spd(rng, 3)
   m1, m2 = rng.normal(size=3), rng.normal(size=3)
-  np.testing.assert_allclose(ib.cs_divergence_gaussian(m1, c, m2, c),
+  np.testing.assert_allclose(ib.gaussian_cs_divergence(m1, c, m2, c),
                              dv.gaussian_kl_divergence(m1, c, m2, c), rtol=1e-12)
 
 
 def test_one_sided_kl_is_not_an_upper_bound(x64):
   # p = N(3, 0.01), q = N(0, 1): the counterexample to D_CS <= KL(p||q) (spec A.1).
   args = (np.array([3.0]), np.array([[0.01]]), np.zeros(1), np.eye(1))
-  cs = float(ib.cs_divergence_gaussian(*args))
+  cs = float(ib.gaussian_cs_divergence(*args))
   kl = float(dv.gaussian_kl_divergence(*args))
   assert cs == pytest.approx(10.5303, abs=5e-5)
   assert kl == pytest.approx(6.3076, abs=5e-5)
@@ -192,7 +202,7 @@ def test_plug_in_converges_to_the_smoothed_closed_form():
       jax.random.normal(jax.random.fold_in(key, 0), (n,)),
       1.5 + 0.7 * jax.random.normal(jax.random.fold_in(key, 1), (n,)), sigma=sigma)
   values = np.asarray(jax.lax.map(jax.jit(one), jax.random.split(jax.random.key(0), 20)))
-  smoothed = float(ib.cs_divergence_gaussian(np.zeros(1), np.eye(1), np.array([1.5]),
+  smoothed = float(ib.gaussian_cs_divergence(np.zeros(1), np.eye(1), np.array([1.5]),
                                              0.49 * np.eye(1), kernel_width=sigma))
   se = values.std(ddof=1) / math.sqrt(len(values))
   assert abs(values.mean() - smoothed) < 0.025, (values.mean(), smoothed, se)
@@ -207,7 +217,7 @@ def test_plug_in_converges_to_the_smoothed_closed_form():
 @pytest.mark.parametrize("rho, want", [(0.3, 0.02440), (0.6, 0.12883), (0.9, 0.60409)])
 def test_bivariate_gaussian_cs_qmi(x64, rho, want):
   cov = np.array([[1.0, rho], [rho, 1.0]])
-  got = float(ib.cs_qmi_gaussian(cov, dim_x=1))
+  got = float(ib.gaussian_cs_qmi(cov, dim_x=1))
   np.testing.assert_allclose(got, math.log(1 - rho**2 / 4) - 0.5 * math.log(1 - rho**2), atol=1e-12)
   assert got == pytest.approx(want, abs=5e-6)
   assert got < -0.5 * math.log(1 - rho**2)  # below Shannon MI
@@ -217,10 +227,10 @@ def test_cs_qmi_of_independent_gaussians_is_zero(x64):
   rng = np.random.default_rng(0)
   cov = np.zeros((3, 3))
   cov[:2, :2], cov[2:, 2:] = random_spd(rng, 2), [[2.0]]
-  assert abs(float(ib.cs_qmi_gaussian(cov, dim_x=2))) < 1e-13
+  assert abs(float(ib.gaussian_cs_qmi(cov, dim_x=2))) < 1e-13
 
 
-def test_cs_qmi_gaussian_adds_independent_blocks_and_ignores_block_linear_maps(x64):
+def test_gaussian_cs_qmi_adds_independent_blocks_and_ignores_block_linear_maps(x64):
   # (x1, t) correlated with ρ, x2 independent: I_CS = bivariate value; invertible linear maps within x
   # and within t rescale every integral by the same Jacobian, so I_CS is unchanged.
   rho = 0.7
@@ -229,8 +239,8 @@ def test_cs_qmi_gaussian_adds_independent_blocks_and_ignores_block_linear_maps(x
   a[:2, :2] = [[1.3, 0.4], [-0.2, 0.8]]
   a[2, 2] = -2.5
   want = math.log(1 - rho**2 / 4) - 0.5 * math.log(1 - rho**2)
-  np.testing.assert_allclose(ib.cs_qmi_gaussian(cov, dim_x=2), want, atol=1e-12)
-  np.testing.assert_allclose(ib.cs_qmi_gaussian(a @ cov @ a.T, dim_x=2), want, atol=1e-12)
+  np.testing.assert_allclose(ib.gaussian_cs_qmi(cov, dim_x=2), want, atol=1e-12)
+  np.testing.assert_allclose(ib.gaussian_cs_qmi(a @ cov @ a.T, dim_x=2), want, atol=1e-12)
 
 
 def test_cs_qmi_estimator_matches_float64_brute_force(x64):
@@ -264,7 +274,7 @@ def test_cs_qmi_plug_in_converges_to_the_smoothed_closed_form():
 
   keys = jax.random.split(jax.random.key(1), 20)
   values = np.asarray(jax.lax.map(jax.jit(one), keys))
-  smoothed = float(ib.cs_qmi_gaussian(np.array([[1.0, rho], [rho, 1.0]]), dim_x=1,
+  smoothed = float(ib.gaussian_cs_qmi(np.array([[1.0, rho], [rho, 1.0]]), dim_x=1,
                                       kernel_widths=(sigma, sigma)))
   assert abs(values.mean() - smoothed) < 0.01, (values.mean(), smoothed)
   null = np.asarray(jax.lax.map(jax.jit(indep), keys[:5]))
@@ -381,7 +391,7 @@ def test_non_positive_kernel_width_raises(sigma):
   with pytest.raises(ValueError, match="sigma_x"):
     ib.conditional_cs_divergence(x, x, x, sigma_x=sigma, sigma_y=1.0)
   with pytest.raises(ValueError, match="kernel_width"):
-    ib.cs_divergence_gaussian(np.zeros(1), np.eye(1), np.zeros(1), np.eye(1), kernel_width=sigma)
+    ib.gaussian_cs_divergence(np.zeros(1), np.eye(1), np.zeros(1), np.eye(1), kernel_width=sigma)
 
 
 def test_mismatched_sample_counts_raise():
@@ -402,6 +412,6 @@ def test_other_bad_inputs_raise():
   with pytest.raises(ValueError, match="dimension"):
     ib.cs_divergence(np.zeros((2, 2, 2)), np.zeros((2, 2, 2)), sigma=1.0)
   with pytest.raises(ValueError, match="dim_x"):
-    ib.cs_qmi_gaussian(np.eye(2), dim_x=2)
+    ib.gaussian_cs_qmi(np.eye(2), dim_x=2)
   with pytest.raises(ValueError, match="cov"):
-    ib.cs_qmi_gaussian(np.array([[1.0, 2.0], [2.0, 1.0]]), dim_x=1)
+    ib.gaussian_cs_qmi(np.array([[1.0, 2.0], [2.0, 1.0]]), dim_x=1)

@@ -1,10 +1,10 @@
-r"""Entropic optimal transport through ott-jax: Sinkhorn costs, Sinkhorn divergences, SinKD.
+r"""Entropic optimal transport through ott-jax: Sinkhorn costs and Sinkhorn divergences.
 
 divjax does not re-implement Sinkhorn: every solve below builds an ``ott.geometry`` object and runs
 ``ott.solvers.linear.sinkhorn.Sinkhorn`` (or ``ott.tools.sinkhorn_divergence``). This module adds the
-divergence-theory layer: argument checks, one result type with the convergence diagnostics, the two
-batch paths, the batch-wise Sinkhorn distillation loss of SinKD and the combined distillation
-objective built from :mod:`divjax.divergences`.
+divergence-theory layer: argument checks, one options object for the solver
+(:class:`SinkhornOptions`), one result type with the convergence diagnostics and the two batch paths.
+The distillation losses built on it are in :mod:`divjax.ot.distillation`.
 
 Symbols (nats throughout):
 
@@ -25,10 +25,13 @@ Symbols (nats throughout):
   which is zero for identical inputs and positive otherwise (for the squared-Euclidean and other
   positive-kernel costs, Feydy et al. 2019) and tends to the unregularised OT cost as ε → 0.
 
-Convergence check (ott-jax's): every ``inner_iterations`` iterations the ``norm_error``-norm of the
-deviation of the plan's column marginal from ``b`` is compared with ``threshold``. Small ε needs
-many iterations (the number grows like 1/ε); a solve that hits ``max_iterations`` reports
-``converged=False`` and returns its last iterate — check the flag, never trust the value blindly.
+The problem is given by the arguments (points or histograms, weights, ``cost``, ``epsilon`` and
+``relative_epsilon``); *how* it is solved by one :class:`SinkhornOptions` passed as ``options=``.
+Convergence check (ott-jax's): every ``options.inner_iterations`` iterations the
+``options.norm_error``-norm of the deviation of the plan's column marginal from ``b`` is compared with
+``options.threshold``. Small ε needs many iterations (the number grows like 1/ε); a solve that hits
+``options.max_iterations`` reports ``converged=False`` and returns its last iterate — check the flag,
+never trust the value blindly.
 
 Batches: :func:`batched_sinkhorn_cost` offers ``method="vmap"`` (every problem runs exactly
 ``max_iterations`` iterations in lock-step: one fused program, the fast path on accelerators) and
@@ -39,8 +42,8 @@ even when the budget equals the slowest problem's need, and ``vmap`` of the earl
 several times slower still), and ``"vmap"`` on GPU/TPU, where one fused batched program is the
 usual winner; that accelerator default has **not** been benchmarked yet (run the benchmark there).
 
-The theory behind the costs, the debiasing, SinKD's batch loss and the distillation divergences, with
-the tests that check each statement: :doc:`/theory/sinkhorn_kd`.
+The theory behind the costs and the debiasing, with the tests that check each statement:
+:doc:`/theory/sinkhorn_kd`.
 
 References:
   Cuturi, *Sinkhorn distances: lightspeed computation of optimal transport*, NeurIPS 2013,
@@ -50,21 +53,17 @@ References:
   using Sinkhorn divergences*, AISTATS 2019, arXiv:1810.08278.
   Cuturi, Meng-Papaxanthos, Tian, Bunne, Davis & Teboul, *Optimal transport tools (OTT): a JAX
   toolbox for all things Wasserstein*, 2022, arXiv:2201.12324.
-  Cui, Ge, Xu, Ruan, Pan & Zhang, *SinKD: Sinkhorn distance minimization for knowledge
-  distillation*, LREC-COLING 2024 / TNNLS 2025, arXiv:2402.17110.
-  Amara, Sepahvand, Meyer, Gross & Clark, *BD-KD: balancing the divergences for online knowledge
-  distillation*, arXiv:2212.12965.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any, Callable, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from ott.geometry import costs as ott_costs
 from ott.geometry import geometry as ott_geometry
 from ott.geometry import pointcloud
@@ -73,10 +72,10 @@ from ott.solvers.linear import implicit_differentiation as implicit_lib
 from ott.solvers.linear import sinkhorn as ott_sinkhorn
 from ott.tools import sinkhorn_divergence as ott_divergence
 
-from divjax import _validate
-from divjax import divergences as dv
+from divjax import _deprecation, _validate
 
 __all__ = [
+    "SinkhornOptions",
     "SinkhornResult",
     "SinkhornDivergenceResult",
     "sinkhorn_cost",
@@ -85,25 +84,132 @@ __all__ = [
     "histogram_sinkhorn_divergence",
     "batched_sinkhorn_cost",
     "default_batch_method",
-    "pairwise_cost",
-    "sinkd_loss",
-    "entropy_gap_weights",
-    "equal_weights",
-    "kd_divergence",
-    "DistillationLoss",
-    "distillation_loss",
 ]
 
 Array = jax.Array
 ArrayLike = Any
 PointCost = Literal["sqeuclidean", "euclidean", "l1"]
-GroundCost = Literal["l1", "sqeuclidean", "euclidean"]
 
 _POINT_COSTS: dict[str, Callable[[], ott_costs.CostFn]] = {
     "sqeuclidean": ott_costs.SqEuclidean,
     "euclidean": ott_costs.Euclidean,
     "l1": lambda: ott_costs.PNormP(1.0),
 }
+
+
+@functools.partial(jax.tree_util.register_dataclass, data_fields=[],
+                   meta_fields=["threshold", "norm_error", "inner_iterations", "max_iterations",
+                                "min_iterations", "implicit_diff"])
+@dataclasses.dataclass(frozen=True)
+class SinkhornOptions:
+  r"""How a Sinkhorn problem is solved: the stopping rule, the iteration budget, the gradient.
+
+  One frozen object, passed as ``options=`` to every solve of this module (and to
+  :func:`divjax.ot.sinkd_loss` when it solves to tolerance). The options never change the problem
+  (that is the points, weights, cost and ε), only how ott-jax's ``Sinkhorn`` solver runs: at
+  convergence every choice gives the same value. All fields are static pytree metadata, so an
+  options object passes through ``jax.jit`` (as an argument or closed over) and two equal objects
+  share one compiled program.
+
+  Attributes:
+    threshold: convergence tolerance on the marginal error (> 0).
+    norm_error: the p of the ℓ_p norm of the marginal error (1 = ott-jax's default, 2 = POT's).
+    inner_iterations: the error is checked every this many iterations (POT checks every 10).
+    max_iterations: the iteration budget.
+    min_iterations: iterations run before the first check (``= max_iterations`` gives a fixed
+      budget), in ``[0, max_iterations]``.
+    implicit_diff: differentiate by the implicit function theorem at the returned potentials (valid
+      at convergence, cheap); ``False`` unrolls the loop (exact for the iterate actually returned).
+
+  Raises:
+    ValueError: for a threshold that is not a positive finite number, counts below their minimum
+      or ``min_iterations > max_iterations``.
+    TypeError: for fields of the wrong type (a traced or array value included: options are static).
+
+  References:
+    Cuturi et al., *Optimal transport tools (OTT)*, arXiv:2201.12324 (the solver and its options).
+
+  Examples:
+    The defaults, and a tighter solve:
+
+    >>> from divjax import ot
+    >>> ot.SinkhornOptions()
+    SinkhornOptions(threshold=0.001, norm_error=1, inner_iterations=10, max_iterations=2000, min_iterations=0, implicit_diff=True)
+    >>> tight = ot.SinkhornOptions(threshold=1e-8, max_iterations=10_000)
+    >>> tight == ot.SinkhornOptions(threshold=1e-8, max_iterations=10_000)
+    True
+  """
+  threshold: float = 1e-3
+  norm_error: int = 1
+  inner_iterations: int = 10
+  max_iterations: int = 2000
+  min_iterations: int = 0
+  implicit_diff: bool = True
+
+  def __post_init__(self):
+    threshold = self.threshold
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+      raise TypeError(f"threshold must be a Python number (options are static), got "
+                      f"{type(threshold).__name__}.")
+    threshold = float(threshold)
+    if not (np.isfinite(threshold) and threshold > 0):
+      raise ValueError(f"threshold must be positive and finite, got {threshold!r}.")
+    object.__setattr__(self, "threshold", threshold)
+    for name, minimum in (("norm_error", 1), ("inner_iterations", 1), ("max_iterations", 1)):
+      object.__setattr__(self, name, _validate.integer(name, getattr(self, name), minimum=minimum))
+    object.__setattr__(self, "min_iterations", _validate.integer(
+        "min_iterations", self.min_iterations, minimum=0, maximum=self.max_iterations))
+    if not isinstance(self.implicit_diff, (bool, np.bool_)):
+      raise TypeError(f"implicit_diff must be a bool, got {type(self.implicit_diff).__name__}.")
+    object.__setattr__(self, "implicit_diff", bool(self.implicit_diff))
+
+  def solver(self) -> ott_sinkhorn.Sinkhorn:
+    """The ott-jax ``Sinkhorn`` solver these options describe."""
+    return ott_sinkhorn.Sinkhorn(**self._solver_kwargs())
+
+  def _solver_kwargs(self) -> dict[str, Any]:
+    """The keyword arguments of ott-jax's ``Sinkhorn`` (also its ``solve_kwargs``)."""
+    return dict(threshold=self.threshold, norm_error=self.norm_error,
+                inner_iterations=self.inner_iterations, max_iterations=self.max_iterations,
+                min_iterations=self.min_iterations,
+                implicit_diff=implicit_lib.ImplicitDiff() if self.implicit_diff else None)
+
+
+#: The fields of :class:`SinkhornOptions`: once keywords of every solve, now deprecated there.
+_OPTION_FIELDS = tuple(f.name for f in dataclasses.fields(SinkhornOptions))
+
+
+def _options(fn_name: str, options: SinkhornOptions | None, default: SinkhornOptions,
+             old: dict[str, Any]) -> SinkhornOptions:
+  """``options`` (or ``default``), or one built from the deprecated keywords ``old``."""
+  if options is not None and not isinstance(options, SinkhornOptions):
+    raise TypeError(f"{fn_name}: options must be a SinkhornOptions, got {type(options).__name__}.")
+  if not old:
+    return default if options is None else options
+  if options is not None:
+    raise TypeError(f"{fn_name}: pass the solver options as options=SinkhornOptions(...) only, not "
+                    f"also as the deprecated keywords {', '.join(old)}.")
+  _deprecation.warn(
+      f"{fn_name}({', '.join(f'{k}=...' for k in old)}) is deprecated: pass "
+      f"options=divjax.ot.SinkhornOptions({', '.join(f'{k}=...' for k in old)}) instead.")
+  return dataclasses.replace(default, **old)
+
+
+def _accepts_solver_keywords(default: SinkhornOptions = SinkhornOptions()):
+  """Lets a solve take the deprecated solver keywords, turning them into its ``options``.
+
+  The keywords once repeated in five signatures (``threshold``, ``norm_error``,
+  ``inner_iterations``, ``max_iterations``, ``min_iterations``, ``implicit_diff``) keep working
+  for one minor version: they start from ``default`` (the function's own defaults) and warn.
+  """
+  def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+      old = {k: kwargs.pop(k) for k in _OPTION_FIELDS if k in kwargs}
+      kwargs["options"] = _options(fn.__name__, kwargs.get("options"), default, old)
+      return fn(*args, **kwargs)
+    return wrapper
+  return decorate
 
 
 class SinkhornResult(NamedTuple):
@@ -167,15 +273,6 @@ def _check_epsilon(epsilon: Any) -> Any:
   if epsilon is None:
     raise ValueError("epsilon must be a positive scalar, got None.")
   return _validate.positive_scalar("epsilon", epsilon)
-
-
-def _check_options(threshold: Any, norm_error: Any, inner_iterations: Any, max_iterations: Any,
-                   min_iterations: Any) -> None:
-  _validate.positive_scalar("threshold", threshold)
-  _validate.integer("norm_error", norm_error, minimum=1)
-  _validate.integer("inner_iterations", inner_iterations, minimum=1)
-  _validate.integer("max_iterations", max_iterations, minimum=1)
-  _validate.integer("min_iterations", min_iterations, minimum=0, maximum=max_iterations)
 
 
 def _weights(name: str, w: ArrayLike | None, n: int, dtype: Any) -> Array:
@@ -257,14 +354,6 @@ def _check_relative(relative_epsilon: Any) -> None:
 # The solver.
 
 
-def _solver(*, threshold: float, norm_error: int, inner_iterations: int, max_iterations: int,
-            min_iterations: int, implicit_diff: bool) -> ott_sinkhorn.Sinkhorn:
-  return ott_sinkhorn.Sinkhorn(
-      threshold=threshold, norm_error=norm_error, inner_iterations=inner_iterations,
-      max_iterations=max_iterations, min_iterations=min_iterations,
-      implicit_diff=implicit_lib.ImplicitDiff() if implicit_diff else None)
-
-
 def _result(out: ott_sinkhorn.SinkhornOutput) -> SinkhornResult:
   errors = out.errors
   recorded = jnp.where(errors >= 0, errors, jnp.inf)
@@ -288,23 +377,19 @@ def _highest_precision():
   return jax.default_matmul_precision("highest")
 
 
-def _solve(geom: ott_geometry.Geometry, a: Array, b: Array, options: dict[str, Any]) -> SinkhornResult:
+def _solve(geom: ott_geometry.Geometry, a: Array, b: Array, options: SinkhornOptions) -> SinkhornResult:
   with _highest_precision():
     prob = linear_problem.LinearProblem(geom, a=a, b=b)
-    return _result(_solver(**options)(prob))
+    return _result(options.solver()(prob))
 
 
 _DOC_OPTIONS = """
     epsilon: the entropic regularisation ε > 0 (absolute unless ``relative_epsilon`` is set).
     relative_epsilon: ``None`` (ε is absolute), ``"mean"`` or ``"std"`` (ε is multiplied by the
       mean / standard deviation of the cost matrix, ott-jax's convention).
-    threshold: convergence tolerance on the marginal error.
-    norm_error: the p of the ℓ_p norm of the marginal error (1 = ott-jax's default, 2 = POT's).
-    inner_iterations: the error is checked every this many iterations (POT checks every 10).
-    max_iterations: the iteration budget.
-    min_iterations: iterations run before the first check (``= max_iterations`` gives a fixed budget).
-    implicit_diff: differentiate by the implicit function theorem at the returned potentials (valid at
-      convergence, cheap); ``False`` unrolls the loop (exact for the iterate actually returned)."""
+    options: a :class:`SinkhornOptions` (stopping rule, budget, gradient); ``None`` for the defaults.
+      The former keywords ``threshold``, ``norm_error``, ``inner_iterations``, ``max_iterations``,
+      ``min_iterations`` and ``implicit_diff`` still work, with a ``DeprecationWarning``."""
 
 
 def _with_options(fn):
@@ -314,6 +399,7 @@ def _with_options(fn):
 
 
 @_validate.guarded
+@_accepts_solver_keywords()
 @_with_options
 def sinkhorn_cost(x: ArrayLike,
                   y: ArrayLike,
@@ -323,12 +409,7 @@ def sinkhorn_cost(x: ArrayLike,
                   epsilon: float,
                   cost: str | ott_costs.CostFn = "sqeuclidean",
                   relative_epsilon: str | None = None,
-                  threshold: float = 1e-3,
-                  norm_error: int = 1,
-                  inner_iterations: int = 10,
-                  max_iterations: int = 2000,
-                  min_iterations: int = 0,
-                  implicit_diff: bool = True) -> SinkhornResult:
+                  options: SinkhornOptions | None = None) -> SinkhornResult:
   r"""Entropic OT cost between two weighted point clouds (an ott-jax point-cloud Sinkhorn solve).
 
   .. math::  \mathrm{OT}_\varepsilon(\alpha, \beta) = \min_{P\in U(a,b)} \sum_{ij} P_{ij}\,c(x_i, y_j)
@@ -371,7 +452,6 @@ def sinkhorn_cost(x: ArrayLike,
   _check_scale(x, y)
   epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
-  _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
   dtype = jnp.result_type(x.dtype, y.dtype)
   a = _weights("a", a, x.shape[0], dtype)
   b = _weights("b", b, y.shape[0], dtype)
@@ -379,9 +459,7 @@ def sinkhorn_cost(x: ArrayLike,
                                relative_epsilon=relative_epsilon)
   if _validate.is_concrete((x, y, epsilon)):
     _check_epsilon_scale(epsilon, geom.cost_matrix, relative_epsilon)
-  return _solve(geom, a, b, dict(threshold=threshold, norm_error=norm_error,
-                                 inner_iterations=inner_iterations, max_iterations=max_iterations,
-                                 min_iterations=min_iterations, implicit_diff=implicit_diff))
+  return _solve(geom, a, b, options)
 
 
 def _cost_matrix(cost_matrix: ArrayLike, n: int | None, m: int | None) -> Array:
@@ -408,6 +486,7 @@ def _histogram(name: str, h: ArrayLike) -> Array:
 
 
 @_validate.guarded
+@_accepts_solver_keywords()
 @_with_options
 def histogram_sinkhorn_cost(a: ArrayLike,
                             b: ArrayLike,
@@ -415,12 +494,7 @@ def histogram_sinkhorn_cost(a: ArrayLike,
                             *,
                             epsilon: float,
                             relative_epsilon: str | None = None,
-                            threshold: float = 1e-3,
-                            norm_error: int = 1,
-                            inner_iterations: int = 10,
-                            max_iterations: int = 2000,
-                            min_iterations: int = 0,
-                            implicit_diff: bool = True) -> SinkhornResult:
+                            options: SinkhornOptions | None = None) -> SinkhornResult:
   r"""Entropic OT cost between histograms with a given cost matrix (an ott-jax Geometry solve).
 
   .. math::  \mathrm{OT}_\varepsilon(a, b) = \min_{P\in U(a,b)} \langle P, C\rangle
@@ -456,13 +530,9 @@ def histogram_sinkhorn_cost(a: ArrayLike,
   c = _cost_matrix(cost_matrix, a.shape[0], b.shape[0])
   epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
-  _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
   _check_epsilon_scale(epsilon, c, relative_epsilon)
   geom = ott_geometry.Geometry(cost_matrix=c, epsilon=epsilon, relative_epsilon=relative_epsilon)
-  return _solve(geom, a.astype(c.dtype), b.astype(c.dtype),
-                dict(threshold=threshold, norm_error=norm_error, inner_iterations=inner_iterations,
-                     max_iterations=max_iterations, min_iterations=min_iterations,
-                     implicit_diff=implicit_diff))
+  return _solve(geom, a.astype(c.dtype), b.astype(c.dtype), options)
 
 
 def _divergence_result(out: Any) -> SinkhornDivergenceResult:
@@ -472,6 +542,7 @@ def _divergence_result(out: Any) -> SinkhornDivergenceResult:
 
 
 @_validate.guarded
+@_accepts_solver_keywords()
 @_with_options
 def sinkhorn_divergence(x: ArrayLike,
                         y: ArrayLike,
@@ -481,12 +552,7 @@ def sinkhorn_divergence(x: ArrayLike,
                         epsilon: float,
                         cost: str | ott_costs.CostFn = "sqeuclidean",
                         relative_epsilon: str | None = None,
-                        threshold: float = 1e-3,
-                        norm_error: int = 1,
-                        inner_iterations: int = 10,
-                        max_iterations: int = 2000,
-                        min_iterations: int = 0,
-                        implicit_diff: bool = True) -> SinkhornDivergenceResult:
+                        options: SinkhornOptions | None = None) -> SinkhornDivergenceResult:
   r"""Debiased Sinkhorn divergence between weighted point clouds (ott-jax's sinkhorn_divergence).
 
   .. math::  S_\varepsilon(\alpha, \beta) = \mathrm{OT}_\varepsilon(\alpha, \beta)
@@ -520,7 +586,8 @@ def sinkhorn_divergence(x: ArrayLike,
     >>> import jax.numpy as jnp
     >>> from divjax import ot
     >>> x = jnp.array([[0.0], [1.0], [3.0]])
-    >>> d = ot.sinkhorn_divergence(x, x + 2.0, epsilon=1.0, threshold=1e-6)
+    >>> d = ot.sinkhorn_divergence(x, x + 2.0, epsilon=1.0,
+    ...                            options=ot.SinkhornOptions(threshold=1e-6))
     >>> print(f"{float(d.value):.4f} {bool(d.converged)}")
     4.0000 True
   """
@@ -530,13 +597,10 @@ def sinkhorn_divergence(x: ArrayLike,
   _check_scale(x, y)
   epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
-  _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
   dtype = jnp.result_type(x.dtype, y.dtype)
   a = _weights("a", a, x.shape[0], dtype)
   b = _weights("b", b, y.shape[0], dtype)
-  solve_kwargs = dict(threshold=threshold, norm_error=norm_error, inner_iterations=inner_iterations,
-                      max_iterations=max_iterations, min_iterations=min_iterations,
-                      implicit_diff=implicit_lib.ImplicitDiff() if implicit_diff else None)
+  solve_kwargs = options._solver_kwargs()
   with _highest_precision():
     if _validate.is_concrete((x, y, epsilon)):
       _check_epsilon_scale(epsilon, pointcloud.PointCloud(x, y, cost_fn=_point_cost(cost)).cost_matrix,
@@ -548,6 +612,7 @@ def sinkhorn_divergence(x: ArrayLike,
 
 
 @_validate.guarded
+@_accepts_solver_keywords()
 @_with_options
 def histogram_sinkhorn_divergence(a: ArrayLike,
                                   b: ArrayLike,
@@ -555,12 +620,7 @@ def histogram_sinkhorn_divergence(a: ArrayLike,
                                   *,
                                   epsilon: float,
                                   relative_epsilon: str | None = None,
-                                  threshold: float = 1e-3,
-                                  norm_error: int = 1,
-                                  inner_iterations: int = 10,
-                                  max_iterations: int = 2000,
-                                  min_iterations: int = 0,
-                                  implicit_diff: bool = True) -> SinkhornDivergenceResult:
+                                  options: SinkhornOptions | None = None) -> SinkhornDivergenceResult:
   r"""Debiased Sinkhorn divergence between two histograms on one shared support.
 
   .. math::  S_\varepsilon(a, b) = \mathrm{OT}_\varepsilon(a, b) - \tfrac12\mathrm{OT}_\varepsilon(a, a)
@@ -601,11 +661,8 @@ def histogram_sinkhorn_divergence(a: ArrayLike,
   c = _cost_matrix(cost_matrix, a.shape[0], b.shape[0])
   epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
-  _check_options(threshold, norm_error, inner_iterations, max_iterations, min_iterations)
   _check_epsilon_scale(epsilon, c, relative_epsilon)
-  solve_kwargs = dict(threshold=threshold, norm_error=norm_error, inner_iterations=inner_iterations,
-                      max_iterations=max_iterations, min_iterations=min_iterations,
-                      implicit_diff=implicit_lib.ImplicitDiff() if implicit_diff else None)
+  solve_kwargs = options._solver_kwargs()
   with _highest_precision():
     _, out = ott_divergence.sinkhorn_divergence(
         ott_geometry.Geometry, c, c, c, a=a.astype(c.dtype), b=b.astype(c.dtype), epsilon=epsilon,
@@ -645,6 +702,7 @@ def default_batch_method(backend: str | None = None) -> str:
 
 
 @_validate.guarded
+@_accepts_solver_keywords()
 def batched_sinkhorn_cost(x: ArrayLike,
                           y: ArrayLike,
                           a: ArrayLike | None = None,
@@ -654,21 +712,18 @@ def batched_sinkhorn_cost(x: ArrayLike,
                           method: Literal["vmap", "loop"] | None = None,
                           cost: str | ott_costs.CostFn = "sqeuclidean",
                           relative_epsilon: str | None = None,
-                          threshold: float = 1e-3,
-                          norm_error: int = 1,
-                          inner_iterations: int = 10,
-                          max_iterations: int = 2000,
-                          implicit_diff: bool = True) -> SinkhornResult:
+                          options: SinkhornOptions | None = None) -> SinkhornResult:
   r"""Entropic OT costs of a batch of independent point-cloud problems (leading axis of every input).
 
   The batched form of :func:`sinkhorn_cost`, with two paths:
 
   * ``method="vmap"``: ``jax.vmap`` with a **fixed iteration budget** — every problem runs exactly
-    ``max_iterations`` iterations (the marginal error is checked once, at the end, to set
-    ``converged``). One fused program with no data-dependent control flow; the fast path on GPU/TPU.
-    Pick ``max_iterations`` for the hardest problem: a budget too small gives ``converged=False``.
+    ``options.max_iterations`` iterations (``inner_iterations`` and ``min_iterations`` are set to it:
+    the marginal error is checked once, at the end, to set ``converged``). One fused program with no
+    data-dependent control flow; the fast path on GPU/TPU. Pick ``max_iterations`` for the hardest
+    problem: a budget too small gives ``converged=False``.
   * ``method="loop"``: a jitted ``lax.map`` over problems, each with ott-jax's early stopping
-    (checks every ``inner_iterations``). On CPU the loop is faster: it spends no iterations on
+    (checks every ``options.inner_iterations``). On CPU the loop is faster: it spends no iterations on
     problems that have already converged, and a CPU gains little from batching the kernel
     applications. (``jax.vmap`` of the early-stopping solver, which runs every problem until the
     slowest has converged, was slower than both paths on CPU in the benchmark.)
@@ -680,8 +735,8 @@ def batched_sinkhorn_cost(x: ArrayLike,
     y: target points ``[p, m, d]``.
     a, b: weights ``[p, n]``, ``[p, m]`` or ``None`` (uniform).
     method: the batch path.
-    epsilon, cost, relative_epsilon, threshold: as in :func:`sinkhorn_cost`.
-    norm_error, inner_iterations, max_iterations, implicit_diff: as in :func:`sinkhorn_cost`.
+    epsilon, cost, relative_epsilon, options: as in :func:`sinkhorn_cost` (the deprecated solver
+      keywords too).
 
   Returns:
     A :class:`SinkhornResult` whose fields have leading axis ``p``.
@@ -722,10 +777,9 @@ def batched_sinkhorn_cost(x: ArrayLike,
         raise ValueError(f"{name} must have shape [{p}, {n}], got {np.shape(w)}.")
   a = None if a is None else _validate.probabilities("a", a)
   b = None if b is None else _validate.probabilities("b", b)
-  # Check one problem's arguments eagerly (shapes, ε, options) so errors name the argument.
+  # Check one problem's arguments eagerly (shapes, ε) so errors name the argument.
   epsilon = _check_epsilon(epsilon)
   _check_relative(relative_epsilon)
-  _check_options(threshold, norm_error, inner_iterations, max_iterations, 0)
   x = _validate.finite("x", x)
   y = _validate.finite("y", y)
   x, y = jnp.asarray(x), jnp.asarray(y)
@@ -741,10 +795,9 @@ def batched_sinkhorn_cost(x: ArrayLike,
   b = jnp.full(y.shape[:2], 1.0 / y.shape[1], dtype) if b is None else jnp.asarray(b, dtype)
   cost_fn = _point_cost(cost)
   fixed = method == "vmap"
-  options = dict(threshold=threshold, norm_error=norm_error,
-                 inner_iterations=max_iterations if fixed else inner_iterations,
-                 max_iterations=max_iterations, min_iterations=max_iterations if fixed else 0,
-                 implicit_diff=implicit_diff)
+  if fixed:
+    options = dataclasses.replace(options, inner_iterations=options.max_iterations,
+                                  min_iterations=options.max_iterations)
 
   def one(args):
     xi, yi, ai, bi = args
@@ -755,422 +808,3 @@ def batched_sinkhorn_cost(x: ArrayLike,
   if fixed:
     return jax.vmap(lambda *args: one(args))(x, y, a, b)
   return jax.lax.map(one, (x, y, a, b))
-
-
-# ---------------------------------------------------------------------------------------------------
-# SinKD: the batch-wise Sinkhorn distillation loss.
-
-
-@_validate.guarded
-def pairwise_cost(p: Array, q: Array, *, ground_cost: GroundCost | Callable[[Array, Array], Array] = "l1"
-                  ) -> Array:
-  r"""Cost matrix C_ij = c(p_i, q_j) between the rows of p and the rows of q.
-
-  ``"l1"``: :math:`\|p_i - q_j\|_1` (SinKD's ``torch.cdist(p=1)``); ``"sqeuclidean"``:
-  :math:`\|p_i - q_j\|_2^2`; ``"euclidean"``: :math:`\|p_i-q_j\|_2` (gradient 0 at coincident
-  points instead of NaN); or a callable ``c(u, v) -> scalar`` applied pairwise.
-
-  Args:
-    p: ``[n, k]``.
-    q: ``[m, k]``.
-    ground_cost: ``"l1"``, ``"sqeuclidean"``, ``"euclidean"`` or a callable, see above.
-
-  Returns:
-    ``[n, m]`` cost matrix.
-
-  Raises:
-    ValueError: for an unknown ``ground_cost`` name, inputs that are not 2-D, rows of different
-      lengths or non-finite entries.
-
-  References:
-    Cui et al., arXiv:2402.17110 (public code, ``loss.py``).
-
-  Examples:
-    ℓ₁ distances between one-hot rows: 2 between different classes, 0 within a class:
-
-    >>> import jax.numpy as jnp
-    >>> import numpy as np
-    >>> from divjax import ot
-    >>> cost = ot.pairwise_cost(jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 1.0], [1.0, 0.0]]))
-    >>> print(np.asarray(cost))
-    [[2. 0.]]
-  """
-  p, q = _validate.as_array(p), _validate.as_array(q)
-  for name, z in (("p", p), ("q", q)):
-    _validate.array(name, z)
-    _validate.ndim(name, z, 2)
-  _validate.last_dim("q", q, np.shape(p)[1], what="the row length k of p")
-  p, q = jnp.asarray(_validate.finite("p", p)), jnp.asarray(_validate.finite("q", q))
-  diff = p[:, None, :] - q[None, :, :]
-  if callable(ground_cost):
-    return jax.vmap(jax.vmap(ground_cost, (None, 0)), (0, None))(p, q)
-  if ground_cost == "l1":
-    return jnp.sum(jnp.abs(diff), axis=-1)
-  sq = jnp.sum(diff**2, axis=-1)
-  if ground_cost == "sqeuclidean":
-    return sq
-  if ground_cost == "euclidean":
-    safe = jnp.where(sq > 0, sq, 1.0)
-    return jnp.where(sq > 0, jnp.sqrt(safe), 0.0)
-  raise ValueError(f"ground_cost must be 'l1', 'sqeuclidean', 'euclidean' or a callable, got "
-                   f"{ground_cost!r}.")
-
-
-def _check_logits_pair(student_logits: ArrayLike, teacher_logits: ArrayLike) -> tuple[Array, Array]:
-  for name, z in (("student_logits", student_logits), ("teacher_logits", teacher_logits)):
-    _validate.array(name, z)
-    _validate.ndim(name, z, 2)
-  _validate.same_shape("student_logits", student_logits, "teacher_logits", teacher_logits)
-  zs = jnp.asarray(_validate.finite("student_logits", student_logits))
-  zt = jnp.asarray(_validate.finite("teacher_logits", teacher_logits))
-  dtype = jnp.result_type(zs.dtype, zt.dtype, float)
-  return zs.astype(dtype), zt.astype(dtype)
-
-
-@_validate.guarded
-def sinkd_loss(student_logits: ArrayLike,
-               teacher_logits: ArrayLike,
-               *,
-               temperature: float = 2.0,
-               epsilon: float = 0.1,
-               num_iterations: int | None = 20,
-               ground_cost: GroundCost | Callable[[Array, Array], Array] = "l1",
-               threshold: float = 1e-6,
-               max_iterations: int = 5000) -> Array:
-  r"""SinKD's batch-wise Sinkhorn distillation loss, without SinKD's 0.001 factor.
-
-  Put that factor into the ``beta`` of :func:`distillation_loss`.
-
-  With :math:`s_i = \mathrm{softmax}(z^S_i/T)`, :math:`t_j = \mathrm{softmax}(z^T_j/T)` and the
-  :math:`B\times B` cost :math:`M_{ij} = c(s_i, t_j)` (ℓ₁ by default) across the **samples** of
-  the batch,
-
-  .. math::  \mathcal L_{\mathrm{SinKD}} = B\,\langle P_\varepsilon, M\rangle
-             = \sum_{ij} (B P_\varepsilon)_{ij} M_{ij},
-
-  where :math:`P_\varepsilon` is the entropic plan between uniform marginals :math:`\mathbf 1/B`.
-  With ``num_iterations=n`` (default 20) ``P`` is the n-th Sinkhorn iterate started from the
-  kernel :math:`e^{-M/\varepsilon}`, each iteration normalising rows then columns, exactly the
-  public code's loop, and gradients flow through the unrolled iterations; ``num_iterations=None``
-  runs to ``threshold`` (or ``max_iterations``) and differentiates implicitly. The solves are
-  ott-jax's (log-domain).
-
-  Properties (tested): invariant to permuting the batch (the loss matches the batch as a *set*;
-  per-sample supervision must come from KD and CE terms); **not zero when student = teacher**
-  (entropic blur: the plan is not the identity); for B = 1 it is the ℓ₁ distance of that sample.
-
-  Args:
-    student_logits: ``[B, C]``, differentiable.
-    teacher_logits: ``[B, C]``.
-    temperature: T (SinKD's code fixes T = 2).
-    epsilon: ε > 0, absolute (SinKD: 0.1).
-    num_iterations: unrolled iterations (SinKD: 20), or ``None`` to solve to ``threshold``.
-    ground_cost: see :func:`pairwise_cost`.
-    threshold, max_iterations: the stopping rule when ``num_iterations`` is ``None``.
-
-  Returns:
-    The scalar loss (a sum over the B×B plan, as in the paper's code).
-
-  Raises:
-    ValueError: for non-finite or mis-shaped logits, ε ≤ 0, T ≤ 0, num_iterations < 1.
-
-  References:
-    Cui et al., *SinKD*, arXiv:2402.17110 (and the public code ``2018cx/SinKD``, ``loss.py``).
-
-  Examples:
-    B = 1: the ℓ₁ distance between softmax(z/2) = (½, ½) and (¾, ¼). Student = teacher with two
-    samples at ℓ₁ distance m gives the entropic blur :math:`2m/(1 + e^{m/\varepsilon}) > 0`
-    (here m = 0.2449):
-
-    >>> import jax.numpy as jnp
-    >>> from divjax import ot
-    >>> teacher = jnp.array([[2 * jnp.log(3.0), 0.0]])
-    >>> print(f"{float(ot.sinkd_loss(jnp.zeros((1, 2)), teacher)):.4f}")
-    0.5000
-    >>> z = jnp.array([[0.0, 0.0], [1.0, 0.0]])
-    >>> print(f"{float(ot.sinkd_loss(z, z)):.4f}")
-    0.0389
-  """
-  zs, zt = _check_logits_pair(student_logits, teacher_logits)
-  epsilon = _check_epsilon(epsilon)
-  temperature = _validate.positive_scalar("temperature", temperature)
-  if num_iterations is not None:
-    num_iterations = _validate.integer("num_iterations", num_iterations, minimum=1)
-  s = jax.nn.softmax(zs / temperature, axis=-1)
-  t = jax.nn.softmax(zt / temperature, axis=-1)
-  B = zs.shape[0]
-  # ott updates the column potential first; transposing (rows = teacher, columns = student) makes
-  # its first half-step the code's row (student) normalisation.
-  cost = pairwise_cost(t, s, ground_cost=ground_cost)
-  geom = ott_geometry.Geometry(cost_matrix=cost, epsilon=epsilon)
-  uniform = jnp.full((B,), 1.0 / B, dtype=cost.dtype)
-  if num_iterations is None:
-    options = dict(threshold=threshold, norm_error=1, inner_iterations=10,
-                   max_iterations=max_iterations, min_iterations=0, implicit_diff=True)
-  else:
-    options = dict(threshold=threshold, norm_error=1, inner_iterations=num_iterations,
-                   max_iterations=num_iterations, min_iterations=num_iterations, implicit_diff=False)
-  return B * _solve(geom, uniform, uniform, options).transport_cost
-
-
-# ---------------------------------------------------------------------------------------------------
-# The distillation objective.
-
-
-@_validate.guarded
-def equal_weights(h_teacher: Array, h_student: Array) -> tuple[Array, Array]:
-  """(w_F, w_R) = (½, ½): the balanced objective becomes half the Jeffreys divergence.
-
-  Args:
-    h_teacher: teacher entropies ``[B]``.
-    h_student: student entropies ``[B]``.
-
-  Returns:
-    ``(w_F, w_R)``, each ½ with the broadcast shape of the entropies.
-
-  Examples:
-    >>> import jax.numpy as jnp
-    >>> import numpy as np
-    >>> from divjax import ot
-    >>> w_f, w_r = ot.equal_weights(jnp.array([0.5, 1.0]), jnp.array([1.0, 0.5]))
-    >>> print(np.asarray(w_f), np.asarray(w_r))
-    [0.5 0.5] [0.5 0.5]
-  """
-  h_teacher, h_student = _entropies(h_teacher, h_student)
-  half = jnp.full(jnp.broadcast_shapes(h_teacher.shape, h_student.shape), 0.5,
-                  jnp.result_type(h_teacher, h_student, float))
-  return half, half
-
-
-def _entropies(h_teacher: ArrayLike, h_student: ArrayLike) -> tuple[Array, Array]:
-  """Per-example entropies: finite, broadcastable; returned as float arrays."""
-  h_teacher, h_student = _validate.as_array(h_teacher), _validate.as_array(h_student)
-  _validate.broadcastable("h_teacher", h_teacher, "h_student", h_student)
-  h_teacher = jnp.asarray(_validate.finite("h_teacher", h_teacher))
-  h_student = jnp.asarray(_validate.finite("h_student", h_student))
-  dtype = jnp.result_type(h_teacher, h_student, float)
-  return h_teacher.astype(dtype), h_student.astype(dtype)
-
-
-@_validate.guarded
-def entropy_gap_weights(h_teacher: Array, h_student: Array) -> tuple[Array, Array]:
-  r"""A BD-KD-style weighting rule: a hard switch on the sign of the entropy gap.
-
-  .. math::  (w_F, w_R) = \begin{cases} (0, 1) & H(s) > H(t)\ \text{(student less confident: sharpen
-             with mode-seeking reverse KL)}\\ (1, 0) & \text{otherwise (mass-covering forward KL)}
-             \end{cases}
-
-  BD-KD weights forward and reverse KL per sample by the teacher–student entropy gap; this hard
-  switch is divjax's choice of such a rule, not one taken from the paper (see
-  :doc:`/theory/sinkhorn_kd`). Pass your own ``weights_fn`` to :func:`kd_divergence` for another.
-
-  Args:
-    h_teacher: teacher entropies ``[B]``.
-    h_student: student entropies ``[B]``.
-
-  Returns:
-    ``(w_F, w_R)``, each ``[B]`` with entries 0 or 1.
-
-  References:
-    Amara et al., *BD-KD*, arXiv:2212.12965.
-
-  Examples:
-    The first student is less confident than its teacher (reverse KL), the second more (forward):
-
-    >>> import jax.numpy as jnp
-    >>> import numpy as np
-    >>> from divjax import ot
-    >>> w_f, w_r = ot.entropy_gap_weights(jnp.array([0.5, 1.0]), jnp.array([1.0, 0.5]))
-    >>> print(np.asarray(w_f), np.asarray(w_r))
-    [0. 1.] [1. 0.]
-  """
-  h_teacher, h_student = _entropies(h_teacher, h_student)
-  less_confident = (h_student > h_teacher).astype(h_student.dtype)
-  return 1.0 - less_confident, less_confident
-
-
-def _entropy(log_p: Array) -> Array:
-  p = jnp.exp(log_p)
-  return -jnp.sum(jnp.where(p > 0, p * log_p, 0.0), axis=-1)
-
-
-KDKind = Literal["forward_kl", "reverse_kl", "js", "alpha", "balanced"]
-_KD_KINDS = ("forward_kl", "reverse_kl", "js", "alpha", "balanced")
-
-
-@_validate.guarded
-def kd_divergence(student_logits: ArrayLike,
-                  teacher_logits: ArrayLike,
-                  *,
-                  kind: KDKind = "forward_kl",
-                  temperature: float = 1.0,
-                  order: float = 0.5,
-                  weights_fn: Callable[[Array, Array], tuple[Array, Array]] = entropy_gap_weights
-                  ) -> Array:
-  r"""Per-sample distillation divergence between teacher t and student s.
-
-  With :math:`t = \mathrm{softmax}(z^T/\tau)` and :math:`s = \mathrm{softmax}(z^S/\tau)`:
-
-  .. math::
-     \texttt{forward\_kl}: \mathrm{KL}(t\|s) \quad
-     \texttt{reverse\_kl}: \mathrm{KL}(s\|t) \quad
-     \texttt{js}: \mathrm{JS}(t, s) \quad
-     \texttt{alpha}: D_\alpha(t\|s) \quad
-     \texttt{balanced}: w_F\,\mathrm{KL}(t\|s) + w_R\,\mathrm{KL}(s\|t),
-
-  with :math:`(w_F, w_R) = \texttt{weights\_fn}(H(t), H(s))` evaluated per sample and treated as
-  constants (``stop_gradient``). All divergences are :mod:`divjax.divergences`' (in nats, from
-  logits). Forward KL differs from SinKD's code's soft cross-entropy only by the teacher entropy, a
-  constant in the student: the gradients agree. No τ² factor is applied (SinKD's code has none;
-  multiply ``alpha`` by τ² for Hinton's scaling).
-
-  Args:
-    student_logits, teacher_logits: ``[B, C]``.
-    kind: one of ``"forward_kl"``, ``"reverse_kl"``, ``"js"``, ``"alpha"``, ``"balanced"``.
-    temperature: τ > 0.
-    order: α of the α-divergence (Cichocki–Amari; → KL(t‖s) as α → 1, → KL(s‖t) as α → 0).
-    weights_fn: ``(H_teacher [B], H_student [B]) -> (w_F [B], w_R [B])`` for ``"balanced"``.
-
-  Returns:
-    ``[B]`` divergences.
-
-  References:
-    Hinton, Vinyals & Dean, arXiv:1503.02531; Cui et al. (SinKD), arXiv:2402.17110; Amara et al.
-    (BD-KD), arXiv:2212.12965; Xu, Nie & Vahdat (f-distill), arXiv:2502.15681.
-
-  Examples:
-    Teacher (¾, ¼), uniform student: KL(t‖s) = ¾ log 1.5 + ¼ log 0.5 and
-    KL(s‖t) = ½ log(2/3) + ½ log 2. The student is less confident, so the default balanced
-    weighting picks the reverse KL:
-
-    >>> import jax.numpy as jnp
-    >>> from divjax import ot
-    >>> zs, zt = jnp.zeros((1, 2)), jnp.array([[jnp.log(3.0), 0.0]])
-    >>> for kind in ("forward_kl", "reverse_kl", "balanced"):
-    ...     print(kind, f"{float(ot.kd_divergence(zs, zt, kind=kind)[0]):.4f}")
-    forward_kl 0.1308
-    reverse_kl 0.1438
-    balanced 0.1438
-  """
-  zs, zt = _check_logits_pair(student_logits, teacher_logits)
-  temperature = _validate.positive_scalar("temperature", temperature)
-  if kind not in _KD_KINDS:
-    raise ValueError(f"kind must be one of {_KD_KINDS}, got {kind!r}.")
-  ls = jax.nn.log_softmax(zs / temperature, axis=-1)
-  lt = jax.nn.log_softmax(zt / temperature, axis=-1)
-  if kind == "forward_kl":
-    return dv.kl_divergence(lt, ls, logits=True)
-  if kind == "reverse_kl":
-    return dv.reverse_kl_divergence(lt, ls, logits=True)
-  if kind == "js":
-    return dv.js_divergence(lt, ls, logits=True)
-  if kind == "alpha":
-    return dv.alpha_divergence(lt, ls, alpha=order, logits=True)
-  w_f, w_r = weights_fn(_entropy(lt), _entropy(ls))
-  w_f, w_r = jax.lax.stop_gradient(w_f), jax.lax.stop_gradient(w_r)
-  return w_f * dv.kl_divergence(lt, ls, logits=True) + w_r * dv.reverse_kl_divergence(lt, ls, logits=True)
-
-
-class DistillationLoss(NamedTuple):
-  """The combined distillation objective and its parts (batch means; the Sinkhorn term is a sum).
-
-  Attributes:
-    total: α·kd + (1 − α)·ce + β·sinkhorn.
-    kd: mean distillation divergence.
-    ce: mean cross-entropy with the labels.
-    sinkhorn: :func:`sinkd_loss`, SinKD's sum over the plan (0 when β = 0 and it is skipped).
-
-  Examples:
-    Student = teacher = uniform over 2 classes: kd = 0, ce = log 2, total = (1 − α) log 2:
-
-    >>> import jax.numpy as jnp
-    >>> from divjax import ot
-    >>> z, labels = jnp.zeros((2, 2)), jnp.array([0, 1])
-    >>> out = ot.distillation_loss(z, z, labels, alpha=0.9)
-    >>> print(f"{float(out.kd):.4f} {float(out.ce):.4f} {float(out.total):.4f}")
-    0.0000 0.6931 0.0693
-  """
-  total: Array
-  kd: Array
-  ce: Array
-  sinkhorn: Array
-
-
-@_validate.guarded
-def distillation_loss(student_logits: ArrayLike,
-                      teacher_logits: ArrayLike,
-                      labels: ArrayLike,
-                      *,
-                      kd: KDKind = "forward_kl",
-                      alpha: float = 0.9,
-                      beta: float = 0.0,
-                      temperature: float = 1.0,
-                      order: float = 0.5,
-                      weights_fn: Callable[[Array, Array], tuple[Array, Array]] = entropy_gap_weights,
-                      sinkhorn_temperature: float = 2.0,
-                      sinkhorn_epsilon: float = 0.1,
-                      sinkhorn_iterations: int | None = 20,
-                      ground_cost: GroundCost | Callable[[Array, Array], Array] = "l1"
-                      ) -> DistillationLoss:
-  r"""The SinKD / BD-KD distillation objective.
-
-  .. math::  \mathcal L = \alpha\,\overline{\mathrm{KD}_\tau(t, s)} + (1-\alpha)\,\overline{\mathrm{CE}(y, s)}
-             + \beta\,\mathcal L_{\mathrm{SinKD}}
-
-  (bars are batch means). SinKD's GLUE scripts use α ∈ [0.8, 1], τ ∈ [2, 4], and β = 0.8 × 0.001
-  (the code multiplies the Sinkhorn sum by 0.001), i.e. ``beta=8e-4``.
-
-  Args:
-    student_logits: ``[B, C]`` (differentiate with respect to these).
-    teacher_logits: ``[B, C]``.
-    labels: integer class labels ``[B]`` in ``[0, C)``.
-    kd, temperature, order, weights_fn: the KD term, see :func:`kd_divergence`.
-    alpha: weight of KD against CE, in [0, 1].
-    beta: weight of the Sinkhorn term, ≥ 0 (skipped when 0 and concrete).
-    sinkhorn_temperature, sinkhorn_epsilon, sinkhorn_iterations, ground_cost: see :func:`sinkd_loss`.
-
-  Returns:
-    A :class:`DistillationLoss`.
-
-  Raises:
-    ValueError: for α outside [0, 1], β < 0, labels of the wrong shape or out of range, and the
-      errors of :func:`kd_divergence` / :func:`sinkd_loss`.
-
-  References:
-    Cui et al., *SinKD*, arXiv:2402.17110; Amara et al., *BD-KD*, arXiv:2212.12965; Hinton, Vinyals
-    & Dean, *Distilling the knowledge in a neural network*, arXiv:1503.02531.
-
-  Examples:
-    Student = teacher: kd = 0, ce = ½(log 2 + log(1 + e⁻¹)) = 0.5032, the Sinkhorn term is the
-    entropic blur 0.0389 of the :func:`sinkd_loss` example, and the total is
-    0.1 · 0.5032 + 0.5 · 0.0389:
-
-    >>> import jax.numpy as jnp
-    >>> from divjax import ot
-    >>> z, labels = jnp.array([[0.0, 0.0], [1.0, 0.0]]), jnp.array([0, 0])
-    >>> out = ot.distillation_loss(z, z, labels, alpha=0.9, beta=0.5)
-    >>> print(" ".join(f"{float(v):.4f}" for v in (out.kd, out.ce, out.sinkhorn, out.total)))
-    0.0000 0.5032 0.0389 0.0698
-  """
-  zs, zt = _check_logits_pair(student_logits, teacher_logits)
-  _validate.array("labels", labels)
-  _validate.ndim("labels", labels, 1)
-  if np.shape(labels)[0] != zs.shape[0]:
-    raise ValueError(f"labels must have shape [{zs.shape[0]}], got {np.shape(labels)}.")
-  if _validate.is_concrete(labels):
-    lab = np.asarray(labels)
-    if not np.issubdtype(lab.dtype, np.integer):
-      raise TypeError(f"labels must be integers, got dtype {lab.dtype}.")
-    if lab.size and (lab.min() < 0 or lab.max() >= zs.shape[1]):
-      raise ValueError(f"labels must lie in [0, {zs.shape[1]}), got range [{lab.min()}, {lab.max()}].")
-  alpha = _validate.interval("alpha", alpha, lower=0.0, upper=1.0)
-  beta = _validate.nonnegative("beta", beta)
-  kd_value = jnp.mean(kd_divergence(zs, zt, kind=kd, temperature=temperature, order=order,
-                                    weights_fn=weights_fn))
-  ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(zs, jnp.asarray(labels)))
-  skip = _validate.is_concrete(beta) and float(beta) == 0.0
-  sink = (jnp.zeros((), zs.dtype) if skip else
-          sinkd_loss(zs, zt, temperature=sinkhorn_temperature, epsilon=sinkhorn_epsilon,
-                     num_iterations=sinkhorn_iterations, ground_cost=ground_cost))
-  total = alpha * kd_value + (1.0 - alpha) * ce + beta * sink
-  return DistillationLoss(total=total, kd=kd_value, ce=ce, sinkhorn=sink)
