@@ -1,6 +1,8 @@
 """Argument checks: valid inputs pass unchanged, each documented failure raises a message naming the
 argument, and value checks are skipped for tracers while static shape checks still run under jit."""
 
+import gc
+import os
 import re
 import warnings
 
@@ -650,3 +652,20 @@ def test_checking_rejects_an_unknown_mode():
   with pytest.raises(ValueError, match=r"^mode must be 'nan', 'checkify' or 'off', got 'loud'"):
     with _validate.checking("loud"):
       pass
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
+def test_clearing_jax_caches_frees_the_mappings_of_compiled_programs():
+  # The premise of tests/conftest.py's guard: compiled programs hold mappings until the caches drop.
+  from tests.conftest import mappings
+  jax.clear_caches()
+  gc.collect()
+  before = mappings()
+  f = jax.jit(lambda x: jnp.sin(x) * 2 + x.sum())
+  for n in range(1, 41):
+    f(jnp.ones(n)).block_until_ready()
+  grown = mappings()
+  assert grown > before + 40       # about a dozen per executable on XLA:CPU
+  jax.clear_caches()
+  gc.collect()
+  assert mappings() < before + (grown - before) // 4
