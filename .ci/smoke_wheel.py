@@ -51,15 +51,16 @@ close("divergences.kl_divergence", divjax.divergences.kl_divergence(p, q),
 close("divergences.gaussian_kl_divergence",
       divjax.divergences.gaussian_kl_divergence(jnp.zeros(1), jnp.eye(1), jnp.ones(1), jnp.eye(1)), 0.5)
 fam = divjax.expfam.normal()
-close("expfam.kl_divergence (normal)",
-      divjax.expfam.kl_divergence(fam, jnp.array([0.0, -0.5]), jnp.array([1.0, -0.5])), 0.5)
+close("expfam.bregman_kl_divergence (normal)",
+      divjax.expfam.bregman_kl_divergence(fam, jnp.array([0.0, -0.5]), jnp.array([1.0, -0.5])), 0.5)
 x = jnp.zeros((1, 2))
 close("kde.log_density (one point)", divjax.kde.log_density(x, x, 1.0)[0], -math.log(2 * math.pi))
 game = divjax.games.preference_game(jnp.full((3, 3), 0.5), beta=1.0)
 close("games.exploitability (uniform)", divjax.games.exploitability(game, jnp.log(jnp.ones(3) / 3)), 0.0)
 close("alignment.best_of_n_kl_bound(4)", divjax.alignment.best_of_n_kl_bound(4), math.log(4) - 0.75)
-close("ib.cs_divergence_gaussian (same)",
-      divjax.ib.cs_divergence_gaussian(jnp.zeros(2), jnp.eye(2), jnp.zeros(2), jnp.eye(2)), 0.0)
+# One covariance: D_CS = KL = ½|Δμ|² (the one CS convention).
+close("ib.gaussian_cs_divergence (one covariance)",
+      divjax.ib.gaussian_cs_divergence(jnp.zeros(2), jnp.eye(2), jnp.ones(2), jnp.eye(2)), 1.0)
 pts = jnp.array([[0.0, 0.0], [1.0, 0.0]])
 close("ot.pairwise_cost (l1)", divjax.ot.pairwise_cost(pts, pts, ground_cost="l1")[0, 1], 1.0)
 res = divjax.ot.sinkhorn_divergence(pts, pts, epsilon=0.1)

@@ -107,17 +107,21 @@ def _interleaved_medians(calls: Sequence[Callable[[], Any]], sizes: Sizes) -> li
   """Median wall time of each call, timed in rounds that run every call once.
 
   Interleaving makes the ratios robust to slow drifts in machine load (other processes): every
-  implementation sees the same conditions. At least ``sizes.repeats`` rounds; more, up to
-  ``sizes.max_repeats``, while the time spent is below ``sizes.min_total_s``.
+  implementation sees the same conditions. The order within a round is shuffled (fixed seed), so no
+  implementation always runs first, after the previous round's last call (on the kNN cases a fixed
+  order made the first row up to 1.5× slower than the same program timed later in the round).
+  At least ``sizes.repeats`` rounds; more, up to ``sizes.max_repeats``, while the time spent is
+  below ``sizes.min_total_s``.
   """
   times: list[list[float]] = [[] for _ in calls]
+  order = np.random.default_rng(SEED)
   rounds = 0
   while rounds < sizes.repeats or (sum(map(sum, times)) < sizes.min_total_s
                                    and rounds < sizes.max_repeats):
-    for call, spent in zip(calls, times):
+    for i in order.permutation(len(calls)):
       start = time.perf_counter()
-      call()
-      spent.append(time.perf_counter() - start)
+      calls[i]()
+      times[i].append(time.perf_counter() - start)
     rounds += 1
   return [statistics.median(t) for t in times]
 
