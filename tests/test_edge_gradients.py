@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.special
 
 from divjax import alignment, divergences as dv, ib, kde, ot
 
@@ -34,19 +35,33 @@ def _finite_value_and_grads(fn, *args, argnums=None):
   return value, grads
 
 
+def _assert_matches_central_differences(fn, x, grad, step=1e-6):
+  """``grad`` against float64 central differences of ``fn`` at ``x`` (an independent oracle)."""
+  with jax.enable_x64(True):
+    x64 = np.asarray(x, np.float64)
+    fd = np.array([(float(fn(jnp.asarray(x64 + step * e))) - float(fn(jnp.asarray(x64 - step * e))))
+                   / (2 * step) for e in np.eye(x64.size)])
+  np.testing.assert_allclose(np.asarray(grad), fd, rtol=2e-3, atol=2e-4)
+
+
 @pytest.mark.parametrize("name", [n for n in DISCRETE if n != "reverse_kl_divergence"])
 def test_zeros_in_p_give_finite_gradients(name):
   # p has a zero where q > 0: these divergences are finite (KL(q‖p), reverse KL, is +inf), and so
-  # must their gradients be.
-  _finite_value_and_grads(getattr(dv, name), P_ZERO, Q)
+  # must their gradients be. The gradient in q (an interior point) also matches central differences.
+  _, (_, gq) = _finite_value_and_grads(getattr(dv, name), P_ZERO, Q)
+  if name != "total_variation":  # |p₃ − q₃| sits at its kink (p₃ = q₃ = 0.5): no derivative to match
+    _assert_matches_central_differences(lambda q: getattr(dv, name)(P_ZERO, q), Q, gq)
 
 
 @pytest.mark.parametrize("name", ["reverse_kl_divergence", "js_divergence", "total_variation",
                                   "squared_hellinger_distance", "hellinger_distance",
                                   "cauchy_schwarz_divergence"])
 def test_zeros_in_q_give_finite_gradients_where_the_value_is_finite(name):
-  # KL(q‖p)-type and bounded divergences stay finite when q has a zero p covers.
-  _finite_value_and_grads(getattr(dv, name), Q, P_ZERO)
+  # KL(q‖p)-type and bounded divergences stay finite when q has a zero p covers. The gradient in p
+  # (an interior point) also matches central differences.
+  _, (gp, _) = _finite_value_and_grads(getattr(dv, name), Q, P_ZERO)
+  if name != "total_variation":  # |p₃ − q₃| sits at its kink (p₃ = q₃ = 0.5): no derivative to match
+    _assert_matches_central_differences(lambda p: getattr(dv, name)(p, P_ZERO), Q, gp)
 
 
 @pytest.mark.parametrize("name", DISCRETE + ["renyi_divergence", "alpha_divergence"])
@@ -68,9 +83,17 @@ def test_minus_inf_logits_give_finite_gradients(name):
   zp = jnp.array([-jnp.inf, 0.3, -0.2])
   zq = jnp.array([0.1, 0.0, -0.5])
   fn = lambda a, b: getattr(dv, name)(a, b, logits=True)  # noqa: E731
+  finite = 1  # the argument without −inf entries: an interior point for central differences
   if name == "reverse_kl_divergence":
     zp, zq = zq, zp  # KL(q‖p) with p's −inf where q > 0 would be +inf: keep the finite direction
-  _finite_value_and_grads(fn, zp, zq)
+    finite = 0
+  _, grads = _finite_value_and_grads(fn, zp, zq)
+  args = [zp, zq]
+  def of_finite(z):
+    args_z = list(args)
+    args_z[finite] = z
+    return fn(*args_z)
+  _assert_matches_central_differences(of_finite, args[finite], grads[finite])
 
 
 def test_gaussian_closed_forms_at_identical_gaussians_have_finite_gradients():
@@ -91,13 +114,24 @@ def test_kde_at_a_tiny_bandwidth_has_finite_gradients(h):
   data = jnp.asarray(rng.normal(size=(20, 3)), jnp.float32)
   x = data[:4] + 0.3
   fn = lambda x, data, h: jnp.sum(kde.log_density(x, data, h))  # noqa: E731
-  _finite_value_and_grads(fn, x, data, jnp.asarray(h))
+  _, (gx, _, _) = _finite_value_and_grads(fn, x, data, jnp.asarray(h))
+  # The nearest data point's kernel dominates: d/dx log p̂(x) = −(x − y_nearest)/h² up to a
+  # relative exp(−Δ/2h²) from the others (Δ ≥ 0.05 here: below float32 resolution).
+  d2 = ((np.asarray(x)[:, None, :] - np.asarray(data)[None]) ** 2).sum(-1)
+  nearest = np.asarray(data)[np.argmin(d2, axis=1)]
+  assert np.all(np.sort(d2, axis=1)[:, 1] - d2.min(axis=1) > 0.05)
+  np.testing.assert_allclose(gx, -(np.asarray(x) - nearest) / h**2, rtol=1e-4)
 
 
 def test_kde_at_a_query_on_a_data_point_has_finite_gradients():
   data = jnp.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
-  _finite_value_and_grads(lambda x, h: jnp.sum(kde.log_density(x, data, h)), data[:1],
-                          jnp.asarray(1e-3))
+  h = 1e-3
+  _, (gx, gh) = _finite_value_and_grads(lambda x, h: jnp.sum(kde.log_density(x, data, h)),
+                                        data[:1], jnp.asarray(h))
+  # Only the kernel at the query survives: log p̂ = −log 3 − d log h − (d/2) log 2π, so the gradient
+  # is 0 in x and −d/h = −2000 in h.
+  np.testing.assert_allclose(gx, 0.0, atol=1e-6)
+  np.testing.assert_allclose(gh, -2 / h, rtol=1e-5)
 
 
 @pytest.mark.parametrize("epsilon", [1e-2, 1e-3])
@@ -107,7 +141,19 @@ def test_sinkhorn_at_small_epsilon_has_finite_gradients(epsilon):
   y = jnp.asarray(rng.normal(size=(7, 2)) + 0.5, jnp.float32)
   fn = lambda x, y: ot.sinkhorn_cost(  # noqa: E731
       x, y, epsilon=epsilon, options=ot.SinkhornOptions(max_iterations=5000)).value
-  _finite_value_and_grads(fn, x, y)
+  _, (gx, _) = _finite_value_and_grads(fn, x, y)
+  if epsilon == 1e-2:  # converged (620 iterations); at 1e-3 5000 iterations do not converge
+    # Envelope theorem: ∇_{x_i} OT_ε = Σ_j P_ij ∇_x |x_i − y_j|² = 2 Σ_j P_ij (x_i − y_j), with the
+    # optimal plan from a float64 log-domain NumPy Sinkhorn run to 1e-14 marginal error.
+    X, Y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    cost = ((X[:, None] - Y[None]) ** 2).sum(-1)
+    f, g = np.zeros(len(X)), np.zeros(len(Y))
+    for _ in range(20000):
+      f = epsilon * (-np.log(len(X)) - scipy.special.logsumexp((g[None] - cost) / epsilon, axis=1))
+      g = epsilon * (-np.log(len(Y)) - scipy.special.logsumexp((f[:, None] - cost) / epsilon, axis=0))
+    plan = np.exp((f[:, None] + g[None] - cost) / epsilon)
+    np.testing.assert_allclose(plan.sum(1), 1 / len(X), atol=1e-10)
+    np.testing.assert_allclose(gx, 2 * (plan.sum(1)[:, None] * X - plan @ Y), atol=5e-3)
 
 
 def test_sinkhorn_divergence_of_a_cloud_with_itself_has_finite_gradients():
