@@ -386,7 +386,10 @@ def test_a_folder_without_write_permission_is_named(monkeypatch, tmp_path):
 
 
 _STOPPED_RUN = """
-import pathlib, sys, time
+import pathlib, signal, sys, time
+# Ctrl-C in a terminal: a process started in the background by a non-interactive shell (nohup, CI
+# runners) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from experiments import _harness
 from tests.experiments.test_harness import _toy_module
 module = _toy_module("toy")
