@@ -66,7 +66,7 @@ class Sizes:
   knn_points: int     # n = m (cases 4a-4f)
   knn_dim: int        # d (cases 4a-4f; for KSG the joint dimension d_x + d_y)
   knn_dim_high: int   # the second d of cases 4a-4f
-  sweep: tuple        # ((n = m, (d, ...)), ...): the tree / brute-force sweep (case 4g)
+  sweep: tuple        # ((n, (d, ...)), ...): the tree / brute-force sweep (case 4g)
   gauss_pairs: int    # pairs of Gaussians (case 5)
   gauss_dim: int      # d (case 5)
   repeats: int        # minimum number of timed calls after the warm-up
@@ -75,7 +75,7 @@ class Sizes:
 
 
 DEFAULT = Sizes("default", batch=4096, categories=1000, knn_points=4000, knn_dim=5, knn_dim_high=10,
-                sweep=((1000, (2, 4, 8)), (4000, (2, 4, 6, 8, 10, 12, 16)), (16000, (4, 6, 8, 10, 12))),
+                sweep=((1000, (2, 4, 6, 8)), (4000, (4, 6, 8, 10, 12, 14)), (16000, (8, 10, 12))),
                 gauss_pairs=512,
                 gauss_dim=16, repeats=5, min_total_s=0.3, max_repeats=25)
 QUICK = Sizes("quick", batch=64, categories=50, knn_points=200, knn_dim=5, knn_dim_high=10,
@@ -478,13 +478,12 @@ def _method_variants(fn: Callable[..., Any]) -> list[tuple[str, Callable[..., An
   return [(f"divjax method='{m}' (jit)", functools.partial(fn, method=m)) for m in ("tree", "brute")]
 
 
-def _auto_note(d: int, n: int) -> str:
+def _auto_note(d: int, n: int, estimator: str) -> str:
   return (f"**divjax (jit)** is `method=\"auto\"`, which here (backend {jax.default_backend()}, "
-          f"n = {n}, d = {d}) runs `method=\"{_knn.resolve_method('auto', d, n)}\"` (tree on CPU "
-          f"up to d = {_knn.tree_max_dim(n)} at this n, see case 4g); the tree and brute-force rows "
-          "are the same "
-          "estimator forced to each search. Peers build their trees inside the timed call, as "
-          "divjax's tree path does.")
+          f"n = {n}, d = {d}) runs `method=\"{_knn.resolve_method('auto', d, n, estimator)}\"` "
+          f"(tree on CPU up to d = {_knn.tree_max_dim(n, estimator)} at this n for this "
+          "estimator, see case 4g); the tree and brute-force rows are the same estimator forced to "
+          "each search. Peers build their trees inside the timed call, as divjax's tree path does.")
 
 
 def case_knn_kl(sizes: Sizes, d: int, label: str) -> Case:
@@ -516,7 +515,7 @@ def case_knn_kl(sizes: Sizes, d: int, label: str) -> Case:
       "d·mean(log(ν/ρ)) + log(m/(n−1)), which equals divjax's on data without duplicates; NPEET "
       "uses the max-norm, a different (also consistent) estimator, hence its different estimate. "
       "KD-trees and scikit-learn work in float64 whatever the input dtype.")
-  case.notes.append(_auto_note(d, n))
+  case.notes.append(_auto_note(d, n, "kl"))
   _precision_note(case)
   return case
 
@@ -545,7 +544,7 @@ def case_knn_entropy(sizes: Sizes, d: int, label: str) -> Case:
       "scikit-learn peers compute ψ(n) − ψ(k) + log V_d + d·mean(log ρ_k) (Euclidean, as divjax); "
       "NPEET uses the max-norm (log V_d → d log 2) and adds 1e-10 noise, a different estimate of "
       "the same entropy.")
-  case.notes.append(_auto_note(d, n))
+  case.notes.append(_auto_note(d, n, "entropy"))
   _precision_note(case)
   return case
 
@@ -578,49 +577,70 @@ def case_ksg(sizes: Sizes, d: int, label: str) -> Case:
       "noise on the data, hence its small differences). scikit-learn is not a separate row: NPEET "
       "runs on scikit-learn's KDTree. `bmi` (Czyż et al.) needs its own JAX/TensorFlow stack and is "
       "not included.")
-  case.notes.append(_auto_note(d, n))
+  case.notes.append(_auto_note(d, n, "ksg"))
   _precision_note(case)
   return case
 
 
+def _sweep_problem(estimator: str, n: int, d: int) -> tuple[Callable[..., Any], tuple]:
+  """The estimator (partial, without ``method``) and its float32 inputs for one sweep point."""
+  rng = np.random.default_rng(SEED)
+  if estimator == "kl":
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y = (0.5 + 1.2 * rng.standard_normal((n, d))).astype(np.float32)
+    return functools.partial(knn_kl_divergence, k=1), (x, y)
+  if estimator == "entropy":
+    return (functools.partial(knn_entropy, k=ENTROPY_K),
+            (rng.standard_normal((n, d)).astype(np.float32),))
+  d_x = (d + 1) // 2
+  z = rng.standard_normal((n, d)).astype(np.float32)
+  z[:, d_x:] = 0.6 * z[:, :d - d_x] + 0.8 * z[:, d_x:]
+  return functools.partial(ksg_mutual_information, k=KSG_K), (z[:, :d_x], z[:, d_x:])
+
+
+_SWEEP_ESTIMATORS = (("kl", "kNN KL, k = 1"), ("entropy", f"kNN entropy, k = {ENTROPY_K}"),
+                     ("ksg", f"KSG MI, k = {KSG_K}, d = d_x + d_y"))
+
+
 def case_knn_sweep(sizes: Sizes) -> Case:
-  """Tree against brute force over d (float32, kNN KL, k = 1): where method="auto" switches."""
-  case = Case("kNN method sweep", "4g. kNN search: tree against brute force over d (kNN KL, k = 1, "
-              "float32) — the `method=\"auto\"` threshold", sizes)
-  lines = ["| n = m | d | tree (jit) s | brute force (jit) s | tree / brute | scipy cKDTree "
-           "(workers=1) s | auto picks |", "|---:|---:|---:|---:|---:|---:|---|"]
+  """Tree against brute force over n and d (float32), per estimator: where method="auto" switches."""
+  case = Case("kNN method sweep", "4g. kNN search: tree against brute force over n and d, per "
+              "estimator (float32) — the `method=\"auto\"` thresholds", sizes)
+  lines = ["| estimator | n (= m) | d | tree (jit) s | brute force (jit) s | tree / brute | "
+           "auto picks |", "|---|---:|---:|---:|---:|---:|---|"]
   crossings = []
-  for n, dims in sizes.sweep:
-    last_tree_wins = None
-    for d in dims:
-      rng = np.random.default_rng(SEED)
-      x = rng.standard_normal((n, d)).astype(np.float32)
-      y = (0.5 + 1.2 * rng.standard_normal((n, d))).astype(np.float32)
-      xd, yd = jax.device_put(x), jax.device_put(y)
-      fns = {m: jax.jit(functools.partial(knn_kl_divergence, k=1, method=m)).lower(xd, yd).compile()
-             for m in ("tree", "brute")}
-      calls = [lambda f=f: jax.block_until_ready(f(xd, yd)) for f in fns.values()]
-      calls.append(lambda: ckdtree_knn_kl(x, y))
-      for call in calls:
-        call()  # warm-up
-      t_tree, t_brute, t_peer = _interleaved_medians(calls, sizes)
-      if t_tree <= t_brute:
-        last_tree_wins = d
-      lines.append(f"| {n} | {d} | {_fmt(t_tree, 's')} | {_fmt(t_brute, 's')} | "
-                   f"{t_tree / t_brute:.2f} | {_fmt(t_peer, 's')} | "
-                   f"{_knn.resolve_method('auto', d, n)} |")
-      print(f"  sweep n={n} d={d}: tree {t_tree:.4g}s brute {t_brute:.4g}s cKDTree {t_peer:.4g}s",
-            flush=True)
-    crossings.append(f"n = m = {n}: the tree is faster up to d = {last_tree_wins}")
+  for estimator, title in _SWEEP_ESTIMATORS:
+    for n, dims in sizes.sweep:
+      last_tree_wins = None
+      for d in dims:
+        make, args = _sweep_problem(estimator, n, d)
+        dev = [jax.device_put(a) for a in args]
+        fns = [jax.jit(functools.partial(make, method=m)).lower(*dev).compile()
+               for m in ("tree", "brute")]
+        calls = [lambda f=f: jax.block_until_ready(f(*dev)) for f in fns]
+        for call in calls:
+          call()  # warm-up
+        t_tree, t_brute = _interleaved_medians(calls, sizes)
+        if t_tree <= t_brute:
+          last_tree_wins = d
+        lines.append(f"| {title} | {n} | {d} | {_fmt(t_tree, 's')} | {_fmt(t_brute, 's')} | "
+                     f"{t_tree / t_brute:.2f} | {_knn.resolve_method('auto', d, n, estimator)} |")
+        print(f"  sweep {estimator} n={n} d={d}: tree {t_tree:.4g}s brute {t_brute:.4g}s",
+              flush=True)
+      crossings.append(f"{estimator}, n = {n}: the tree is faster up to d = {last_tree_wins} "
+                       f"(auto: {_knn.tree_max_dim(n, estimator)})")
   case.table_text = "\n".join(lines)
+  rules = "; ".join(f"{name}: a = {a:g}, b = {b:g}, cap {cap}"
+                    for name, (a, b, cap) in _knn.AUTO_RULES.items())
   case.notes.append(
       "Both methods give the same estimate; only the time differs. " + "; ".join(crossings)
-      + ". `method=\"auto\"` uses the tree on a CPU backend for d ≤ min(10, max(2, "
-      "⌊1.5·log₂(n/1000)⌋ + 3)) (`divjax.divergences._knn.tree_max_dim`: "
-      + ", ".join(f"{_knn.tree_max_dim(n)} at n = {n}" for n, _ in sizes.sweep)
-      + ") and brute force otherwise and on accelerators; the rule was set from this sweep. "
+      + ". `method=\"auto\"` uses the tree on a CPU backend for d ≤ min(cap, max(0, "
+      "⌊a + b·log₂(n/1000)⌋)) (`divjax.divergences._knn.tree_max_dim`; " + rules
+      + ") and brute force otherwise and on accelerators; the rules were set from this sweep. "
       "Brute force costs O(n·(n+m)·d) and the tree about O(n log n) at small d, growing quickly "
-      "with d, so the crossing moves to larger d as n grows.")
+      "with d, so the crossing moves to larger d as n grows; it differs by estimator because KL runs "
+      "two searches, KSG a max-norm search plus two radius counts, and the brute-force k-smallest "
+      "merge costs more at k = 3 than at k = 1.")
   return case
 
 

@@ -20,8 +20,10 @@ unambiguous.
   the largest \|coordinate\| into [½, 1), exactly, so squared distances cannot overflow. Exact
   duplicates are grouped with :func:`numpy.unique` and the tree is built on one copy of each point,
   weighted by its multiplicity. Data without duplicates (checked from the tree's own answer) skip
-  the grouping. KSG's marginal counts within a radius use scikit-learn's ``KDTree`` (max-norm),
-  about twice as fast as ``cKDTree.query_ball_point`` for them.
+  the grouping. The leaf size grows with d (:func:`leafsize`), and from 1024 query points on the
+  queries are split over a persistent pool of threads, one part per core, each in the caller's
+  floating-point mode (:func:`_submit`). KSG's marginal counts within a radius use scikit-learn's
+  ``KDTree`` (max-norm), about twice as fast as ``cKDTree.query_ball_point`` for them.
 * ``"brute"`` — all pairs in tiles of ``chunk_size`` queries × ``block_size`` reference points
   (:func:`jax.lax.map` over query chunks, :func:`jax.lax.scan` over reference blocks with a running
   k-smallest merge), so memory is O(chunk_size · block_size) whatever n and m. Euclidean keys are
@@ -41,9 +43,11 @@ float32) count as 0.
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import functools
 import math
 import os
+import threading
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -55,16 +59,14 @@ from divjax import _validate
 
 Array = jax.Array
 
-#: ``method="auto"`` never picks the tree above this dimension (see :func:`tree_max_dim`).
-TREE_MAX_DIM = 10
 DEFAULT_CHUNK_SIZE = 128
 DEFAULT_BLOCK_SIZE = 8192
 METHODS = ("auto", "tree", "brute")
 NORMS = ("euclidean", "max")
 
-# cKDTree queries use every core from this many query points on (below it, starting the threads
-# costs more than they save).
-_TREE_PARALLEL_QUERIES = 2048
+# cKDTree queries use every core from this many query points on (below it, handing work to the
+# other threads costs more than it saves).
+_PARALLEL_QUERIES = 1024
 # Up to this dimension the brute-force keys are written coordinate by coordinate over a
 # [chunk, block] tile (vectorised across the block); above it, as a reduction over the last axis.
 _UNROLL_MAX_DIM = 32
@@ -79,32 +81,47 @@ class Neighbours(NamedTuple):
   duplicates: Array  # [nq] int32
 
 
-def tree_max_dim(num_points: int) -> int:
+#: ``method="auto"``: per estimator, (a, b, cap) in d* = min(cap, max(0, ⌊a + b·log₂(n/1000)⌋)).
+AUTO_RULES = {"kl": (3.0, 2.0, 10), "entropy": (5.0, 2.5, 12), "ksg": (2.0, 2.0, 9)}
+
+
+def tree_max_dim(num_points: int, estimator: str = "kl") -> int:
   r"""The largest d at which ``method="auto"`` takes the KD-tree on a CPU backend, for n points.
 
-  :math:`\min(10, \max(2, \lfloor 1.5\log_2(n/1000)\rfloor + 3))`: 3 at n = 1000, 6 at n = 4000,
-  9 at n = 16000, 10 from n ≈ 25000 on. Measured (``benchmarks/bench_divergences.py``, case 4g, kNN
-  KL, k = 1, float32, 2 CPU cores, three runs): brute force costs O(n²d) and the tree's cost grows
-  quickly with d, so the crossing moves up with n; it lay between d = 2 and 4 at n = m = 1000,
-  between 6 and 8 at n = m = 4000 and between 8 and 10 at n = m = 16000. The cap is the largest d
-  at which the tree won anywhere in that sweep.
+  :math:`d^* = \min(c, \max(0, \lfloor a + b\log_2(n/1000)\rfloor))` with (a, b, c) from
+  :data:`AUTO_RULES`:
+
+  * ``"kl"`` (:func:`knn_kl_divergence`, two searches): 3 at n = 1000, 7 at n = 4000, 10 from
+    n = 16000 on;
+  * ``"entropy"`` (:func:`knn_entropy`, one search): 5, 10, 12;
+  * ``"ksg"`` (:func:`ksg_mutual_information`, a max-norm search and two radius counts; d is the
+    joint dimension): 2, 6, 9.
+
+  Measured (``benchmarks/bench_divergences.py``, case 4g: each estimator at its default k, float32,
+  2 CPU cores, n = 1000, 4000 and 16000): brute force costs O(n²d) (O(n(n+m)d) for KL) and the
+  tree's cost grows quickly with d, so the crossing moves up with n; each cap is the largest d at
+  which the tree won at n = 16000. Below a few hundred points d* = 0: brute force at every d (the
+  callback's fixed cost dominates). Both methods give the same estimate; only the time differs.
   """
+  if estimator not in AUTO_RULES:
+    raise ValueError(f"estimator must be one of {tuple(AUTO_RULES)}, got {estimator!r}.")
+  a, b, cap = AUTO_RULES[estimator]
   n = max(int(num_points), 1)
-  return min(TREE_MAX_DIM, max(2, int(math.floor(1.5 * math.log2(n / 1000.0))) + 3))
+  return min(cap, max(0, int(math.floor(a + b * math.log2(n / 1000.0)))))
 
 
-def resolve_method(method: str, d: int, num_points: int) -> str:
+def resolve_method(method: str, d: int, num_points: int, estimator: str = "kl") -> str:
   """``"tree"`` or ``"brute"`` for ``method`` at dimension ``d`` with ``num_points`` points.
 
-  ``"auto"`` takes the KD-tree on a CPU backend when ``d <= tree_max_dim(num_points)`` and brute
-  force otherwise (and on every accelerator backend).
+  ``"auto"`` takes the KD-tree on a CPU backend when ``d <= tree_max_dim(num_points, estimator)``
+  and brute force otherwise (and on every accelerator backend).
   """
   if not isinstance(method, str) or method not in METHODS:
     raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
   if method != "auto":
     return method
   on_cpu = jax.default_backend() == "cpu"
-  return "tree" if on_cpu and d <= tree_max_dim(num_points) else "brute"
+  return "tree" if on_cpu and d <= tree_max_dim(num_points, estimator) else "brute"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -345,30 +362,111 @@ def _tree_coordinates(norm: str, *arrays: np.ndarray) -> list[np.ndarray]:
   return out
 
 
-def _workers(num_queries: int) -> int:
-  return -1 if num_queries >= _TREE_PARALLEL_QUERIES else 1
+def _num_threads() -> int:
+  """The cores this process may run on."""
+  try:
+    return max(1, len(os.sched_getaffinity(0)))
+  except AttributeError:  # not Linux
+    return max(1, os.cpu_count() or 1)
 
 
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+  """A persistent pool of (cores − 1) threads; the calling thread is the last worker.
+
+  scipy's ``query(..., workers=-1)`` starts new threads on every call; these start once. Tasks
+  given to the pool never wait on the pool. Run work there through :func:`_submit`.
+  """
+  global _POOL
+  with _POOL_LOCK:
+    if _POOL is None:
+      _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, _num_threads() - 1),
+                                                    thread_name_prefix="divjax-knn")
+    return _POOL
+
+
+def _libc_fenv() -> tuple[Callable[[Any], int], Callable[[Any], int]] | None:
+  try:
+    libc = ctypes.CDLL(None)
+    return libc.fegetenv, libc.fesetenv
+  except (OSError, AttributeError):  # no C library with fenv (Windows)
+    return None
+
+
+_FENV = _libc_fenv()
+_FENV_BYTES = 256  # > sizeof(fenv_t) on every platform (32 bytes on x86-64 glibc)
+
+
+def _submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+  """``fn(*args, **kwargs)`` on the pool, in the calling thread's floating-point environment.
+
+  A thread inherits the floating-point mode (flush-to-zero, denormals-are-zero, rounding) of the
+  thread that started it, and the pool's threads start in whichever thread first used the pool: a
+  JAX callback runs on an XLA thread, which flushes subnormals to zero. cKDTree's order among
+  equally distant neighbours depends on that mode (measured: 348 of 4100 grid-data rows differed),
+  so each task runs in the caller's environment, as the caller's own share of the work does, and
+  the answer does not depend on the history of the process.
+  """
+  if _FENV is None:
+    return _pool().submit(fn, *args, **kwargs)
+  get, put = _FENV
+  env = ctypes.create_string_buffer(_FENV_BYTES)
+  get(env)
+
+  def task():
+    saved = ctypes.create_string_buffer(_FENV_BYTES)
+    get(saved)
+    put(env)
+    try:
+      return fn(*args, **kwargs)
+    finally:
+      put(saved)
+
+  return _pool().submit(task)
 
 
 def _concurrently(first: Callable[[int], Any], second: Callable[[int], Any]) -> tuple[Any, Any]:
   """``first(workers)`` and ``second(workers)``: on two threads (one core each) when there are
-  several cores, else one after the other with all cores. cKDTree releases the GIL while it builds
-  and queries, so two independent searches overlap."""
-  global _POOL
-  if (os.cpu_count() or 1) < 2:
-    return first(-1), second(-1)
-  if _POOL is None:
-    _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="divjax-knn")
-  later = _POOL.submit(second, 1)
+  several cores, else one after the other. cKDTree releases the GIL while it builds and queries,
+  so two independent searches overlap."""
+  if _num_threads() < 2:
+    return first(1), second(1)
+  later = _submit(second, 1)
   return first(1), later.result()
+
+
+def leafsize(d: int) -> int:
+  """The cKDTree leaf size for dimension d: 16 up to d = 3, 32 up to d = 7, 64 above.
+
+  Measured (build + a k = 4 self-query, one thread, n = 1000, 4000 and 16000 Gaussian points): the
+  best of {8, 16, 32, 64, 128} moves up with d, and scipy's default (16) is 1.1–1.4× slower than
+  64 at d = 10.
+  """
+  return 16 if d <= 3 else 32 if d <= 7 else 64
 
 
 def _query(tree: scipy.spatial.cKDTree, points: np.ndarray, k: int, p: float,
            workers: int | None = None):
-  workers = _workers(len(points)) if workers is None else workers
-  dist, nb = tree.query(points, k=list(range(1, k + 1)), p=p, workers=workers)
+  """The k nearest neighbours' distances and indices, [nq, k] each.
+
+  ``workers=None``: from ``_PARALLEL_QUERIES`` query points on, split into contiguous parts, one
+  per core, the calling thread taking the first.
+  """
+  ks = list(range(1, k + 1))
+  parts = _num_threads() if workers is None and len(points) >= _PARALLEL_QUERIES else 1
+  if parts == 1:
+    dist, nb = tree.query(points, k=ks, p=p, workers=1)
+  else:
+    bounds = np.linspace(0, len(points), parts + 1).astype(int)
+    jobs = [_submit(tree.query, points[a:b], ks, p=p, workers=1)
+            for a, b in zip(bounds[1:-1], bounds[2:])]
+    first = tree.query(points[:bounds[1]], k=ks, p=p, workers=1)
+    results = [first] + [job.result() for job in jobs]
+    dist = np.concatenate([r[0] for r in results])
+    nb = np.concatenate([r[1] for r in results])
   return dist.reshape(len(points), k), nb.reshape(len(points), k)
 
 
@@ -380,7 +478,7 @@ def _tree_kth(q: np.ndarray, r: np.ndarray, k: int, norm: str, same: bool,
   nq, nr = q.shape[0], r.shape[0]
   kq = k + 1 if same else k
   if kq <= nr:
-    dist, nb = _query(scipy.spatial.cKDTree(r64), q64, kq, p, workers)
+    dist, nb = _query(scipy.spatial.cKDTree(r64, leafsize=leafsize(r64.shape[1])), q64, kq, p, workers)
     # Without any zero distance beyond a point's own, there are no duplicates and the k-th
     # neighbour is column k (same: column 0 is the point itself) or k - 1.
     if np.all(dist[:, 1 if same else 0] > 0):
@@ -403,7 +501,7 @@ def _tree_kth_grouped(q, r, q64, r64, k, p, same, workers):
   # One query per distinct query point.
   query_groups, first_q, query_of = np.unique(group_q, return_index=True, return_inverse=True)
   kq = min(k + 1, len(rep))
-  _, nb = _query(scipy.spatial.cKDTree(r64[rep]), q64[first_q], kq, p, workers)
+  _, nb = _query(scipy.spatial.cKDTree(r64[rep], leafsize=leafsize(r64.shape[1])), q64[first_q], kq, p, workers)
   found = nb < len(rep)
   nb = np.where(found, nb, 0)
   # Neighbours in the query's own group are its duplicates, not neighbours.

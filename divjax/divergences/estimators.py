@@ -83,13 +83,14 @@ _METHOD_DOC = """
   (through :func:`jax.pure_callback`; it works under ``jit`` and ``vmap``, one tree per batch
   element), ``method="brute"`` compares all pairs in tiles of ``chunk_size`` × ``block_size`` points
   (memory :math:`O(\\texttt{chunk\\_size}\\cdot\\texttt{block\\_size})`, time :math:`O(n^2 d)`; for
-  accelerators and higher d), and ``method="auto"`` takes the tree on a CPU backend when
-  :math:`d \\le \\min(10, \\max(2, \\lfloor 1.5\\log_2(n/1000)\\rfloor + 3))` — 6 at n = 4000, 9
-  at n = 16000, a rule measured on 2 CPU cores (``benchmarks/RESULTS.md``, case 4g) — and brute
-  force otherwise, n being the larger sample. The methods select the same neighbours and the distances
-  are then computed once, in JAX, from exact coordinate differences, so their estimates agree to
-  rounding (bit for bit unless two candidate distances are within one rounding of each other);
-  duplicates are detected by exact equality of all coordinates on both paths."""
+  accelerators and higher d), and ``method="auto"`` takes the tree on a CPU backend up to a
+  dimension that grows with n and depends on the estimator (at n = 4000: d ≤ 7 for KL, 10 for the
+  entropy, 6 for KSG; ``divjax.divergences._knn.tree_max_dim``, a rule measured on 2 CPU
+  cores, ``benchmarks/RESULTS.md``, case 4g) and brute force otherwise, n being the larger sample.
+  The methods select the same neighbours and the distances are then computed once, in JAX, from
+  exact coordinate differences, so their estimates agree to rounding (bit for bit unless two
+  candidate distances are within one rounding of each other); duplicates are detected by exact
+  equality of all coordinates on both paths."""
 
 
 def _points(name: str, a: Any) -> Any:
@@ -100,11 +101,11 @@ def _points(name: str, a: Any) -> Any:
   return a
 
 
-def _search_options(method: Any, d: int, num_points: int, chunk_size: Any,
+def _search_options(estimator: str, method: Any, d: int, num_points: int, chunk_size: Any,
                     block_size: Any) -> tuple[str, int, int]:
   chunk_size = _validate.integer("chunk_size", chunk_size, minimum=1)
   block_size = _validate.integer("block_size", block_size, minimum=1)
-  return _knn.resolve_method(method, d, num_points), chunk_size, block_size
+  return _knn.resolve_method(method, d, num_points, estimator), chunk_size, block_size
 
 
 def _neighbours(q: Array, r: Array | None, *, k: int, norm: str, method: str, chunk_size: int,
@@ -233,7 +234,8 @@ def knn_kl_divergence(x: Array, y: Array, *, k: int = 1, method: str = "auto",
         f"got {k}.")
   if k > m:
     raise ValueError(f"k must be <= m = {m} (the number of points in y, shape {np.shape(y)}), got {k}.")
-  method, chunk_size, block_size = _search_options(method, d, max(n, m), chunk_size, block_size)
+  method, chunk_size, block_size = _search_options("kl", method, d, max(n, m), chunk_size,
+                                                   block_size)
 
   estimate, missing_rho, missing_nu = _knn_kl_divergence(x, y, k=k, method=method,
                                                          chunk_size=chunk_size,
@@ -355,7 +357,7 @@ def knn_entropy(x: Array, *, k: int = 1, method: str = "auto",
     raise ValueError(
         f"k must be <= n - 1 = {n - 1} (the number of other points in x, shape {np.shape(x)}), "
         f"got {k}.")
-  method, chunk_size, block_size = _search_options(method, d, n, chunk_size, block_size)
+  method, chunk_size, block_size = _search_options("entropy", method, d, n, chunk_size, block_size)
   estimate, missing = _knn_entropy(x, k=k, method=method, chunk_size=chunk_size,
                                    block_size=block_size)
   if _validate.is_concrete(x) and int(missing) > 0:
@@ -471,8 +473,8 @@ def ksg_mutual_information(x: Array, y: Array, *, k: int = 3, method: str = "aut
     raise ValueError(
         f"k must be <= n - 1 = {n - 1} (the number of other samples in x and y, shape "
         f"{np.shape(x)}), got {k}.")
-  method, chunk_size, block_size = _search_options(method, d_x + np.shape(y)[1], n, chunk_size,
-                                                   block_size)
+  method, chunk_size, block_size = _search_options("ksg", method, d_x + np.shape(y)[1], n,
+                                                   chunk_size, block_size)
   estimate, missing = _ksg_mutual_information(x, y, k=k, method=method, chunk_size=chunk_size,
                                               block_size=block_size)
   if _validate.is_concrete((x, y)) and int(missing) > 0:

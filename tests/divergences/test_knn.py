@@ -7,12 +7,15 @@ bit for bit for KSG, whose counts are exact on both paths), with exact duplicate
 No test measures time.
 """
 
+import ctypes
 import functools
+import platform
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.spatial
 from scipy import special
 from scipy.spatial.distance import cdist
 
@@ -234,13 +237,45 @@ def test_strictly_below_is_the_float32_comparison_in_float64():
 
 def test_auto_picks_tree_on_cpu_up_to_a_dimension_that_grows_with_n():
   assert jax.default_backend() == "cpu"
-  assert [_knn.tree_max_dim(n) for n in (100, 1000, 2000, 4000, 16000, 10**6)] == [2, 3, 4, 6, 9, 10]
-  assert _knn.resolve_method("auto", 6, 4000) == "tree"
-  assert _knn.resolve_method("auto", 7, 4000) == "brute"
+  sizes = (100, 1000, 2000, 4000, 16000, 10**6)
+  assert [_knn.tree_max_dim(n) for n in sizes] == [0, 3, 5, 7, 10, 10]
+  assert [_knn.tree_max_dim(n, "kl") for n in sizes] == [0, 3, 5, 7, 10, 10]
+  assert [_knn.tree_max_dim(n, "entropy") for n in sizes] == [0, 5, 7, 10, 12, 12]
+  assert [_knn.tree_max_dim(n, "ksg") for n in sizes] == [0, 2, 4, 6, 9, 9]
+  assert _knn.resolve_method("auto", 1, 100) == "brute"  # small n: brute force at every d
+  assert _knn.resolve_method("auto", 7, 4000) == "tree"
+  assert _knn.resolve_method("auto", 8, 4000) == "brute"
+  assert _knn.resolve_method("auto", 10, 4000, "entropy") == "tree"
+  assert _knn.resolve_method("auto", 11, 4000, "entropy") == "brute"
+  assert _knn.resolve_method("auto", 7, 4000, "ksg") == "brute"
   assert _knn.resolve_method("auto", 10, 10**5) == "tree"
   assert _knn.resolve_method("auto", 11, 10**5) == "brute"
   assert _knn.resolve_method("brute", 2, 10**5) == "brute"
   assert _knn.resolve_method("tree", 50, 10) == "tree"
+  with pytest.raises(ValueError, match="estimator must be one of"):
+    _knn.tree_max_dim(1000, "kde")
+
+
+@pytest.mark.parametrize("parts", [2, 3, 5])
+def test_query_split_across_threads_equals_one_scipy_query(monkeypatch, parts):
+  # The split query (contiguous parts, one per core, on a persistent pool) must return exactly
+  # what one cKDTree query returns, ties included: integer grid data have many equal distances.
+  monkeypatch.setattr(_knn, "_num_threads", lambda: parts)
+  rng = np.random.default_rng(3)
+  for points in (rng.normal(size=(2 * _knn._PARALLEL_QUERIES + 7, 4)),
+                 rng.integers(0, 4, size=(_knn._PARALLEL_QUERIES + 1, 3)).astype(np.float64)):
+    tree = scipy.spatial.cKDTree(points, leafsize=_knn.leafsize(points.shape[1]))
+    for p in (2.0, np.inf):
+      dist, nb = _knn._query(tree, points, 4, p)
+      want_dist, want_nb = tree.query(points, k=[1, 2, 3, 4], p=p, workers=1)
+      np.testing.assert_array_equal(nb, want_nb)
+      np.testing.assert_array_equal(dist, want_dist)
+      dist1, nb1 = _knn._query(tree, points, 4, p, workers=1)
+      np.testing.assert_array_equal(nb1, want_nb)
+
+
+def test_leafsize_grows_with_dimension():
+  assert [_knn.leafsize(d) for d in (1, 3, 4, 7, 8, 64)] == [16, 16, 32, 32, 64, 64]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -411,3 +446,36 @@ def test_ksg_rejects_non_finite_samples(name, bad):
 
 def test_public_api():
   assert {"knn_kl_divergence", "knn_entropy", "ksg_mutual_information"} <= set(dv.__all__)
+
+
+def _mxcsr_control() -> int:
+  """The SSE control bits (rounding, flush-to-zero, denormals-are-zero, masks) of this thread."""
+  env = ctypes.create_string_buffer(_knn._FENV_BYTES)
+  _knn._FENV[0](env)
+  return int.from_bytes(env.raw[28:32], "little") & 0xFFC0  # glibc x86-64: mxcsr last; no flags
+
+
+@pytest.mark.skipif(_knn._FENV is None or platform.machine() != "x86_64"
+                    or platform.system() != "Linux", reason="reads glibc's x86-64 fenv_t layout")
+def test_pool_tasks_run_in_the_callers_floating_point_environment(monkeypatch):
+  # The pool's threads start inside a JAX callback (an XLA thread, which flushes subnormals to
+  # zero) and later serve a caller on the main thread: each task must take its caller's mode, or
+  # cKDTree orders tied neighbours differently in different threads of one query.
+  monkeypatch.setattr(_knn, "_POOL", None)
+  monkeypatch.setattr(_knn, "_num_threads", lambda: 2)
+  seen = {}
+
+  def host(x):
+    seen["callback"] = _mxcsr_control()
+    seen["callback_task"] = _knn._submit(_mxcsr_control).result()
+    return np.zeros((), np.float32)
+
+  jax.block_until_ready(jax.pure_callback(host, jax.ShapeDtypeStruct((), jnp.float32),
+                                          jnp.zeros(3)))
+  assert seen["callback_task"] == seen["callback"]
+  assert _knn._submit(_mxcsr_control).result() == _mxcsr_control()
+  # The same grid data (many ties) split over the pool give one cKDTree query's answer.
+  points = np.random.default_rng(3).integers(0, 4, size=(_knn._PARALLEL_QUERIES + 1, 3)) * 1.0
+  tree = scipy.spatial.cKDTree(points, leafsize=_knn.leafsize(3))
+  np.testing.assert_array_equal(_knn._query(tree, points, 4, 2.0)[1],
+                                tree.query(points, k=[1, 2, 3, 4], workers=1)[1])
