@@ -131,13 +131,25 @@ def resolve_method(method: str, d: int, num_points: int, estimator: str = "kl") 
 def _inverse_power_of_two(s: Array) -> tuple[Array, Array, Array]:
   """(e, f1, f2) with s = m·2^e, m in [½, 1), and f1·f2 = 2^−e, each factor a normal number.
 
+  For normal s > 0 (the callers pass 1 where s would be 0; XLA:CPU has flushed subnormals to 0).
   Multiplying by 2^−e in two exact steps keeps every intermediate normal: XLA:CPU flushes subnormal
   numbers to zero, so 1/s (subnormal for s > 2^126 in float32) or 2^−e in one step would be 0.
+  The exponent and the factors are read and written as bits (half the time of ``jnp.frexp`` and
+  ``jnp.ldexp``, which also handle zeros, subnormals and non-finite values); they are piecewise
+  constant in s, so no gradient flows through them.
   """
-  _, e = jnp.frexp(s)
+  s = jax.lax.stop_gradient(s)
+  if s.dtype == jnp.float64:
+    int_type, mantissa_bits, bias = jnp.int64, 52, 1023
+  else:
+    int_type, mantissa_bits, bias = jnp.int32, 23, 127
+  e = (jax.lax.bitcast_convert_type(s, int_type) >> mantissa_bits) - (bias - 1)
   half = e // 2
-  one = jnp.ones_like(s)
-  return e, jnp.ldexp(one, -half), jnp.ldexp(one, half - e)
+
+  def power_of_two(k):  # 2^k for a normal exponent k
+    return jax.lax.bitcast_convert_type((k + bias) << mantissa_bits, s.dtype)
+
+  return e, power_of_two(-half), power_of_two(half - e)
 
 
 def _log_norm(v: Array, s: Array) -> Array:

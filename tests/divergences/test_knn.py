@@ -165,6 +165,26 @@ def test_float64_inputs_match_brute_force_to_float64_precision(method):
                                brute_force_ksg_f64(px, py, 3)[0], rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_power_of_two_split_matches_numpy_frexp_over_the_whole_normal_range(dtype):
+  # s = m·2^e with m in [½, 1) (NumPy's frexp), f1·f2 = 2^−e exactly, both factors normal, at
+  # every normal exponent, including the smallest and largest normal numbers.
+  info = np.finfo(dtype)
+  with jax.enable_x64(dtype == np.float64):
+    rng = np.random.default_rng(0)
+    exps = np.arange(info.minexp, info.maxexp)
+    s = np.concatenate([np.ldexp(rng.uniform(1, 2, exps.size), exps),
+                        [info.tiny, info.max, 1.0, 0.5, 0.75]]).astype(dtype)
+    e, f1, f2 = (np.asarray(a) for a in jax.jit(_knn._inverse_power_of_two)(jnp.asarray(s)))
+    np.testing.assert_array_equal(e, np.frexp(s)[1])
+    assert f1.dtype == f2.dtype == dtype
+    assert np.all(np.abs(f1) >= info.tiny) and np.all(np.abs(f2) >= info.tiny)
+    np.testing.assert_array_equal(f1.astype(np.float64) * f2.astype(np.float64),
+                                  np.ldexp(1.0, -e.astype(np.int64)))
+    m = (s.astype(np.float64) * f1) * f2
+    assert np.all((m >= 0.5) & (m < 1.0))
+
+
 # ---------------------------------------------------------------------------------------------------
 # The two search methods agree.
 
