@@ -261,7 +261,7 @@ def test_auto_picks_tree_on_cpu_up_to_a_dimension_that_grows_with_n():
   assert [_knn.tree_max_dim(n) for n in sizes] == [0, 3, 5, 7, 10, 10]
   assert [_knn.tree_max_dim(n, "kl") for n in sizes] == [0, 3, 5, 7, 10, 10]
   assert [_knn.tree_max_dim(n, "entropy") for n in sizes] == [0, 5, 7, 10, 12, 12]
-  assert [_knn.tree_max_dim(n, "ksg") for n in sizes] == [0, 2, 4, 6, 9, 9]
+  assert [_knn.tree_max_dim(n, "ksg") for n in sizes] == [0, 2, 4, 6, 10, 10]
   assert _knn.resolve_method("auto", 1, 100) == "brute"  # small n: brute force at every d
   assert _knn.resolve_method("auto", 7, 4000) == "tree"
   assert _knn.resolve_method("auto", 8, 4000) == "brute"
