@@ -401,11 +401,21 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
     return _POOL
 
 
+def _forget_pool_in_child() -> None:
+  """After ``os.fork`` the child has the pool object but none of its threads: start afresh."""
+  global _POOL, _POOL_LOCK
+  _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+  os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
 def _libc_fenv() -> tuple[Callable[[Any], int], Callable[[Any], int]] | None:
   try:
     libc = ctypes.CDLL(None)
     return libc.fegetenv, libc.fesetenv
-  except (OSError, AttributeError):  # no C library with fenv (Windows)
+  except (OSError, AttributeError, TypeError):  # no C library with fenv (Windows)
     return None
 
 

@@ -9,7 +9,10 @@ No test measures time.
 
 import ctypes
 import functools
+import os
 import platform
+import signal
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -499,3 +502,26 @@ def test_pool_tasks_run_in_the_callers_floating_point_environment(monkeypatch):
   tree = scipy.spatial.cKDTree(points, leafsize=_knn.leafsize(3))
   np.testing.assert_array_equal(_knn._query(tree, points, 4, 2.0)[1],
                                 tree.query(points, k=[1, 2, 3, 4], workers=1)[1])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_split_query_works_in_a_forked_child(monkeypatch):
+  # The child of os.fork inherits the pool object but none of its threads; a query there must
+  # start a fresh pool instead of waiting forever on the parent's threads.
+  monkeypatch.setattr(_knn, "_num_threads", lambda: 2)
+  points = np.random.default_rng(4).normal(size=(_knn._PARALLEL_QUERIES + 5, 3))
+  tree = scipy.spatial.cKDTree(points)
+  want = tree.query(points, k=[1, 2], workers=1)[1]
+  _knn._submit(int).result()  # the parent's pool exists and has a thread
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # JAX warns that os.fork() and threads do not mix
+    pid = os.fork()
+  if pid == 0:  # the child: no pytest machinery, only an exit status
+    code = 1
+    try:
+      signal.alarm(60)  # a deadlock ends the child with SIGALRM instead of hanging the suite
+      code = 0 if np.array_equal(_knn._query(tree, points, 2, 2.0)[1], want) else 1
+    finally:
+      os._exit(code)  # pylint: disable=lost-exception
+  _, status = os.waitpid(pid, 0)
+  assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
