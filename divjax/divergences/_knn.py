@@ -64,8 +64,9 @@ DEFAULT_BLOCK_SIZE = 8192
 METHODS = ("auto", "tree", "brute")
 NORMS = ("euclidean", "max")
 
-# cKDTree queries use every core from this many query points on (below it, handing work to the
-# other threads costs more than it saves).
+# cKDTree queries use every core from this many query points on. Measured on 2 cores (k = 4): at
+# 1024 points splitting saved 15–30 % (d = 2 and 5), at 512 it won or lost ~0.1 ms depending on d,
+# at 256 it lost.
 _PARALLEL_QUERIES = 1024
 # Up to this dimension the brute-force keys are written coordinate by coordinate over a
 # [chunk, block] tile (vectorised across the block); above it, as a reduction over the last axis.
