@@ -12,8 +12,8 @@ argument checks on concrete inputs, is reported as a separate row. For each peer
 reported, the ratio ``peer / divjax`` (> 1: divjax is faster) and ``max |peer - divjax|``. The
 implementations of one case and dtype are timed in interleaved rounds, so load changes hit them
 alike, except in the kNN cases, where interleaved implementations slowed each other down and each
-is timed in rounds of its own (``_KNN_TIMING``). Thread settings (``OPENBLAS_NUM_THREADS`` and friends) are left as they are and recorded in the
-header.
+is timed in rounds of its own (``_KNN_TIMING``). Thread settings (``OPENBLAS_NUM_THREADS`` and
+friends) are left as they are and recorded in the header.
 """
 
 from __future__ import annotations
@@ -127,6 +127,21 @@ def _interleaved_medians(calls: Sequence[Callable[[], Any]], sizes: Sizes) -> li
   return [statistics.median(t) for t in times]
 
 
+# Untimed calls for this long before timing each kNN implementation in rounds of its own (see
+# _KNN_TIMING).
+_SETTLE_S = 1.0
+
+
+def _settled_median(call: Callable[[], Any], sizes: Sizes) -> float:
+  """Median time of ``call`` in rounds of its own, after ``_SETTLE_S`` of untimed calls (at least
+  one), which let the previous implementation's after-effects pass (see ``_KNN_TIMING``)."""
+  settled = time.perf_counter() + _SETTLE_S * (sizes.name != "quick")
+  call()
+  while time.perf_counter() < settled:
+    call()
+  return _interleaved_medians([call], sizes)[0]
+
+
 def _as_f64(x: Any) -> np.ndarray:
   return np.asarray(x, dtype=np.float64)
 
@@ -188,10 +203,7 @@ class Case:
       if separately:
         medians = {}
         for impl, call in calls.items():
-          settled = time.perf_counter() + _SETTLE_S * (self.sizes.name != "quick")
-          while time.perf_counter() < settled:
-            call()  # untimed: lets the previous implementation's after-effects pass
-          medians[impl] = _interleaved_medians([call], self.sizes)[0]
+          medians[impl] = _settled_median(call, self.sizes)
       else:
         medians = dict(zip(calls, _interleaved_medians(list(calls.values()), self.sizes)))
 
@@ -491,9 +503,6 @@ def _method_variants(fn: Callable[..., Any]) -> list[tuple[str, Callable[..., An
   return [(f"divjax method='{m}' (jit)", functools.partial(fn, method=m)) for m in ("tree", "brute")]
 
 
-# Untimed calls for this long before timing each kNN implementation in rounds of its own (see
-# _KNN_TIMING).
-_SETTLE_S = 1.0
 _KNN_TIMING = (
     "Each implementation is timed in rounds of its own, one after another, after 1 s of untimed "
     "calls, not interleaved with the others as in the other cases: interleaved, they "
@@ -650,14 +659,7 @@ def case_knn_sweep(sizes: Sizes) -> Case:
         calls = [lambda f=f: jax.block_until_ready(f(*dev)) for f in fns]
         # Each method in rounds of its own after untimed calls: interleaved, a tree call after a
         # brute-force call shares the cores with XLA's still-spinning threads (see _KNN_TIMING).
-        times = []
-        for call in calls:
-          settled = time.perf_counter() + _SETTLE_S * (sizes.name != "quick")
-          call()  # warm-up
-          while time.perf_counter() < settled:
-            call()
-          times.append(_interleaved_medians([call], sizes)[0])
-        t_tree, t_brute = times
+        t_tree, t_brute = (_settled_median(call, sizes) for call in calls)
         if t_tree <= t_brute:
           last_tree_wins = d
         lines.append(f"| {title} | {n} | {d} | {_fmt(t_tree, 's')} | {_fmt(t_brute, 's')} | "

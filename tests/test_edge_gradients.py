@@ -41,7 +41,9 @@ def _assert_matches_central_differences(fn, x, grad, step=1e-6):
     x64 = np.asarray(x, np.float64)
     fd = np.array([(float(fn(jnp.asarray(x64 + step * e))) - float(fn(jnp.asarray(x64 - step * e))))
                    / (2 * step) for e in np.eye(x64.size)])
-  np.testing.assert_allclose(np.asarray(grad), fd, rtol=2e-3, atol=2e-4)
+  # float32 gradients of O(1) values carry a few ulp (~1e-6); float64 central differences with this
+  # step are good to ~1e-10. Observed agreement: within 1e-6.
+  np.testing.assert_allclose(np.asarray(grad), fd, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", [n for n in DISCRETE if n != "reverse_kl_divergence"])
@@ -140,11 +142,14 @@ def test_sinkhorn_at_small_epsilon_has_finite_gradients(epsilon):
   x = jnp.asarray(rng.normal(size=(8, 2)), jnp.float32)
   y = jnp.asarray(rng.normal(size=(7, 2)) + 0.5, jnp.float32)
   fn = lambda x, y: ot.sinkhorn_cost(  # noqa: E731
-      x, y, epsilon=epsilon, options=ot.SinkhornOptions(max_iterations=5000)).value
+      x, y, epsilon=epsilon,
+      options=ot.SinkhornOptions(threshold=1e-5, max_iterations=5000)).value
   _, (gx, _) = _finite_value_and_grads(fn, x, y)
-  if epsilon == 1e-2:  # converged (620 iterations); at 1e-3 5000 iterations do not converge
+  if epsilon == 1e-2:  # converged; at 1e-3 5000 iterations do not converge
     # Envelope theorem: ∇_{x_i} OT_ε = Σ_j P_ij ∇_x |x_i − y_j|² = 2 Σ_j P_ij (x_i − y_j), with the
-    # optimal plan from a float64 log-domain NumPy Sinkhorn run to 1e-14 marginal error.
+    # optimal plan from a float64 log-domain NumPy Sinkhorn run to 1e-14 marginal error. The solve
+    # stops at a marginal error of 1e-5, which moves the plan, and so each gradient entry
+    # (|x_i − y_j| ≲ 4), by about 1e-4.
     X, Y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     cost = ((X[:, None] - Y[None]) ** 2).sum(-1)
     f, g = np.zeros(len(X)), np.zeros(len(Y))
@@ -153,7 +158,7 @@ def test_sinkhorn_at_small_epsilon_has_finite_gradients(epsilon):
       g = epsilon * (-np.log(len(Y)) - scipy.special.logsumexp((f[:, None] - cost) / epsilon, axis=0))
     plan = np.exp((f[:, None] + g[None] - cost) / epsilon)
     np.testing.assert_allclose(plan.sum(1), 1 / len(X), atol=1e-10)
-    np.testing.assert_allclose(gx, 2 * (plan.sum(1)[:, None] * X - plan @ Y), atol=5e-3)
+    np.testing.assert_allclose(gx, 2 * (plan.sum(1)[:, None] * X - plan @ Y), atol=1e-4)
 
 
 def test_sinkhorn_divergence_of_a_cloud_with_itself_has_finite_gradients():

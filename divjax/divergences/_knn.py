@@ -103,7 +103,8 @@ def tree_max_dim(num_points: int, estimator: str = "kl") -> int:
   tree's cost grows quickly with d, so the crossing moves up with n. The caps hold the rule near
   what n = 16000 showed (tree / brute time: KL 0.83–1.09 at d = 10 across runs, entropy 0.93 at
   d = 12, KSG 0.72 at d = 10); no larger n was measured. Below a few hundred points d* = 0: brute
-  force at every d (the callback's fixed cost dominates). Both methods give the same estimate; only the time differs.
+  force at every d (the callback's fixed cost dominates). Both methods give the same estimate; only
+  the time differs.
   """
   if estimator not in AUTO_RULES:
     raise ValueError(f"estimator must be one of {tuple(AUTO_RULES)}, got {estimator!r}.")
@@ -143,8 +144,10 @@ def _inverse_power_of_two(s: Array) -> tuple[Array, Array, Array]:
   s = jax.lax.stop_gradient(s)
   if s.dtype == jnp.float64:
     int_type, mantissa_bits, bias = jnp.int64, 52, 1023
-  else:
+  elif s.dtype == jnp.float32:
     int_type, mantissa_bits, bias = jnp.int32, 23, 127
+  else:  # the estimators compute in float32 or float64
+    raise TypeError(f"expected float32 or float64, got {s.dtype}.")
   e = (jax.lax.bitcast_convert_type(s, int_type) >> mantissa_bits) - (bias - 1)
   half = e // 2
 

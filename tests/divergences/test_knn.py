@@ -186,6 +186,8 @@ def test_power_of_two_split_matches_numpy_frexp_over_the_whole_normal_range(dtyp
                                   np.ldexp(1.0, -e.astype(np.int64)))
     m = (s.astype(np.float64) * f1) * f2
     assert np.all((m >= 0.5) & (m < 1.0))
+  with pytest.raises(TypeError, match="float32 or float64"):
+    _knn._inverse_power_of_two(jnp.ones(2, jnp.float16))
 
 
 # ---------------------------------------------------------------------------------------------------
